@@ -1,0 +1,11 @@
+/* eslint-disable @typescript-eslint/no-require-imports */
+// The table of `forlop` subcommands, one entry each. Modules are required
+// lazily so that a command loads only what it uses.
+export type Command = (args: string[]) => Promise<number | void>;
+
+export const commands: Record<string, { summary: string; load: () => Command }> = {
+  version: {
+    summary: 'print the version',
+    load: () => async () => console.log((require('../package.json') as { version: string }).version),
+  },
+};
