@@ -8,4 +8,8 @@ export const commands: Record<string, { summary: string; load: () => Command }> 
     summary: 'print the version',
     load: () => async () => console.log((require('../package.json') as { version: string }).version),
   },
+  bench: {
+    summary: 'run the benchmarks and print figures (forlop bench [suite])',
+    load: () => (require('./bench-command') as typeof import('./bench-command')).benchCommand,
+  },
 };

@@ -1,0 +1,12 @@
+/**
+ * `npm run bench`: runs the benchmark suites and prints their figures.
+ * Each suite is a module exporting `run(args)`; `forlop bench <name>` runs
+ * one, no name runs all in order. Suites are required lazily so that one
+ * suite's setup does not cost another's figures.
+ */
+export interface BenchSuite {
+  summary: string;
+  load: () => { run: (args: string[]) => Promise<void> };
+}
+
+export const suites: Record<string, BenchSuite> = {};
