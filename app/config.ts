@@ -1,0 +1,191 @@
+/**
+ * Forløp's configuration: one typed loader, read once at start-up.
+ * Order of precedence for every setting: an explicit option passed by code
+ * (tests, the `forlop` command line) > an environment variable > a default.
+ * Nothing reads the environment at import time; `loadConfig` fails fast with
+ * one message naming every missing or malformed setting.
+ *
+ * The environment variables and their defaults are documented in
+ * docs/configuration.md; keep the two in step.
+ */
+import path from 'node:path';
+
+export type Mode = 'development' | 'production';
+
+export interface TemporalSettings {
+  /** 'embedded' starts Forløp's own Temporal-compatible server in this process. */
+  kind: 'embedded' | 'external';
+  /** host:port of the Temporal frontend (external), or where the embedded one listens. */
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  /** mTLS client certificate and key (PEM file paths) and an optional CA for the server. */
+  tls?: { clientCertPath?: string; clientKeyPath?: string; serverCaPath?: string; serverName?: string };
+  /** Temporal Cloud style API key, sent as a bearer token. */
+  apiKey?: string;
+}
+
+export interface DatabaseSettings {
+  /** A PostgreSQL connection string; when absent, PGlite in `dataDir`. */
+  url?: string;
+  dataDir: string;
+}
+
+export interface AuthSettings {
+  /**
+   * 'dev-idp': start the built-in OIDC provider on loopback and trust it;
+   * 'oidc': trust a configured issuer (HelseID or another provider);
+   * 'disabled': no authentication at all, only with an explicit flag.
+   */
+  kind: 'dev-idp' | 'oidc' | 'disabled';
+  issuer?: string;
+  audience: string;
+  jwksUri?: string;
+  /** Require DPoP-bound tokens (HelseID's profile). */
+  requireDpop: boolean;
+  devIdpPort: number;
+}
+
+export interface PayloadKeySettings {
+  /** key id -> base64 of a 32-byte AES key. */
+  keys: Record<string, string>;
+  currentKeyId: string;
+}
+
+export interface Config {
+  mode: Mode;
+  dataDir: string;
+  http: { host: string; port: number; publicUrl: string };
+  temporal: TemporalSettings;
+  database: DatabaseSettings;
+  auth: AuthSettings;
+  /** Undefined in development: a key is generated and kept in the data directory. */
+  payloadKeys?: PayloadKeySettings;
+  logLevel: string;
+}
+
+/** Options override the environment; each field mirrors the environment variable it replaces. */
+export type ConfigOptions = Partial<{
+  mode: Mode;
+  dataDir: string;
+  httpHost: string;
+  httpPort: number;
+  publicUrl: string;
+  temporalAddress: string;
+  temporalNamespace: string;
+  taskQueue: string;
+  databaseUrl: string;
+  authKind: AuthSettings['kind'];
+  logLevel: string;
+}>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Forløp cannot start, the configuration is not valid:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee docs/configuration.md.`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const str = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value.trim());
+  const int = (name: string, value: string | number | undefined, fallback: number): number => {
+    if (value === undefined || value === '') return fallback;
+    const n = typeof value === 'number' ? value : Number(value);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) {
+      problems.push(`${name} must be a port number (0-65535), got '${value}'`);
+      return fallback;
+    }
+    return n;
+  };
+  const oneOf = <T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T => {
+    if (value === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    problems.push(`${name} must be one of ${allowed.join(', ')}, got '${value}'`);
+    return fallback;
+  };
+
+  const mode = oneOf('FORLOP_MODE', options.mode ?? str(env.FORLOP_MODE), ['development', 'production'] as const, 'development');
+  const dataDir = path.resolve(options.dataDir ?? str(env.FORLOP_DATA_DIR) ?? 'data');
+  const httpHost = options.httpHost ?? str(env.FORLOP_HTTP_HOST) ?? '127.0.0.1';
+  const httpPort = int('FORLOP_HTTP_PORT', options.httpPort ?? str(env.FORLOP_HTTP_PORT), 8080);
+  const publicUrl = (options.publicUrl ?? str(env.FORLOP_PUBLIC_URL) ?? `http://${httpHost}:${httpPort}`).replace(/\/$/, '');
+
+  const externalAddress = options.temporalAddress ?? str(env.TEMPORAL_ADDRESS);
+  const temporal: TemporalSettings = {
+    kind: externalAddress ? 'external' : 'embedded',
+    address: externalAddress ?? `127.0.0.1:${int('FORLOP_EMBEDDED_TEMPORAL_PORT', str(env.FORLOP_EMBEDDED_TEMPORAL_PORT), 7233)}`,
+    namespace: options.temporalNamespace ?? str(env.TEMPORAL_NAMESPACE) ?? 'default',
+    taskQueue: options.taskQueue ?? str(env.FORLOP_TASK_QUEUE) ?? 'forlop',
+    apiKey: str(env.TEMPORAL_API_KEY),
+  };
+  const tls = {
+    clientCertPath: str(env.TEMPORAL_TLS_CLIENT_CERT_PATH),
+    clientKeyPath: str(env.TEMPORAL_TLS_CLIENT_KEY_PATH),
+    serverCaPath: str(env.TEMPORAL_TLS_SERVER_CA_PATH),
+    serverName: str(env.TEMPORAL_TLS_SERVER_NAME),
+  };
+  if (Object.values(tls).some(Boolean) || str(env.TEMPORAL_TLS) === 'true') temporal.tls = tls;
+  if (Boolean(tls.clientCertPath) !== Boolean(tls.clientKeyPath)) {
+    problems.push('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together: set both for mTLS, or neither');
+  }
+
+  const databaseUrl = options.databaseUrl ?? str(env.DATABASE_URL);
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push(`DATABASE_URL must be a postgres:// URL, got '${databaseUrl.replace(/\/\/[^@]*@/, '//***@')}'`);
+
+  const authKind = oneOf(
+    'FORLOP_AUTH',
+    options.authKind ?? str(env.FORLOP_AUTH),
+    ['dev-idp', 'oidc', 'disabled'] as const,
+    mode === 'production' || str(env.OIDC_ISSUER) ? 'oidc' : 'dev-idp',
+  );
+  const auth: AuthSettings = {
+    kind: authKind,
+    issuer: str(env.OIDC_ISSUER),
+    audience: str(env.OIDC_AUDIENCE) ?? 'forlop-api',
+    jwksUri: str(env.OIDC_JWKS_URI),
+    requireDpop: (str(env.OIDC_REQUIRE_DPOP) ?? (mode === 'production' ? 'true' : 'false')) === 'true',
+    devIdpPort: int('FORLOP_DEV_IDP_PORT', str(env.FORLOP_DEV_IDP_PORT), 0),
+  };
+  if (auth.kind === 'oidc' && !auth.issuer) problems.push('OIDC_ISSUER is required when FORLOP_AUTH=oidc (the issuer URL of HelseID or your OIDC provider)');
+  if (auth.kind === 'dev-idp' && mode === 'production') problems.push('FORLOP_AUTH=dev-idp is for development only; set OIDC_ISSUER in production');
+  if (auth.kind === 'disabled' && str(env.FORLOP_ALLOW_UNAUTHENTICATED) !== 'yes-i-understand') {
+    problems.push("FORLOP_AUTH=disabled also needs FORLOP_ALLOW_UNAUTHENTICATED=yes-i-understand: every API call would be anonymous");
+  }
+
+  const payloadKeys = parsePayloadKeys(str(env.FORLOP_PAYLOAD_KEYS), str(env.FORLOP_PAYLOAD_KEY_ID), problems);
+  if (!payloadKeys && mode === 'production') problems.push('FORLOP_PAYLOAD_KEYS is required in production (keyId:base64key,...); workflow data must be encrypted with a managed key');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    mode,
+    dataDir,
+    http: { host: httpHost, port: httpPort, publicUrl },
+    temporal,
+    database: { url: databaseUrl, dataDir: path.join(dataDir, 'fhir') },
+    auth,
+    payloadKeys,
+    logLevel: options.logLevel ?? str(env.FORLOP_LOG_LEVEL) ?? 'info',
+  };
+}
+
+/** `FORLOP_PAYLOAD_KEYS=2026a:BASE64,2025b:BASE64`; the first (or FORLOP_PAYLOAD_KEY_ID) encrypts, all decrypt. */
+function parsePayloadKeys(raw: string | undefined, current: string | undefined, problems: string[]): PayloadKeySettings | undefined {
+  if (!raw) return undefined;
+  const keys: Record<string, string> = {};
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const colon = part.indexOf(':');
+    const id = part.slice(0, colon);
+    const key = part.slice(colon + 1);
+    if (colon <= 0 || Buffer.from(key, 'base64').length !== 32) {
+      problems.push(`FORLOP_PAYLOAD_KEYS: each entry is keyId:base64 of 32 random bytes (openssl rand -base64 32); '${id || part.slice(0, 8)}…' is not`);
+      continue;
+    }
+    keys[id] = key;
+  }
+  const ids = Object.keys(keys);
+  if (ids.length === 0) return undefined;
+  const currentKeyId = current ?? ids[0];
+  if (!keys[currentKeyId]) problems.push(`FORLOP_PAYLOAD_KEY_ID '${currentKeyId}' is not one of the keys in FORLOP_PAYLOAD_KEYS (${ids.join(', ')})`);
+  return { keys, currentKeyId };
+}
