@@ -1,0 +1,16 @@
+export { authenticate, checkScope, requireScope, sendAuthError, type AuthenticateOptions } from './authenticate';
+export { createAccessTokenVerifier, DEFAULT_ALGORITHMS, InvalidTokenError, type AccessTokenOptions, type VerifiedAccessToken } from './access-token';
+export { accessTokenHash, DPOP_ALGORITHMS, InvalidDpopProofError, normaliseHtu, verifyDpopProof } from './dpop';
+export { AuthError, formatChallenge, type OperationOutcomeJson } from './errors';
+export { createReplayCache, type ReplayCache } from './replay-cache';
+export { allows, interactionPermissions, parseScope, parseScopes, requiredScope, type Interaction, type SmartScope } from './scopes';
+export {
+  buildAuthContext,
+  DEFAULT_CLAIM_NAMES,
+  HELSEID_CLAIMS,
+  type ClaimNames,
+  type ForlopAuthContext,
+  type OrganisationContext,
+  type Role,
+  type UserContext,
+} from './context';
