@@ -14,3 +14,16 @@ export {
   type Role,
   type UserContext,
 } from './context';
+export { PARTICIPATION_RULES, participationRule, type ParticipationRule } from './participation-rules';
+export {
+  familyMembers,
+  familyParticipants,
+  FAMILY_MEMBERSHIP_TYPES,
+  organisationAccess,
+  organisationWriteAccess,
+  otherOrganisations,
+  participatingOrganisations,
+  type AccessBasis,
+  type AccessContext,
+  type AccessDecision,
+} from './organisation-access';

@@ -1,0 +1,195 @@
+/**
+ * Organisation-level access decisions (issue #6): a client sees and changes
+ * only the families and handoffs its organisation takes part in, as the
+ * family's municipality, a Task's requester or owner, a CarePlan's care team,
+ * and so on (participation-rules.ts). A coordinator spans its own
+ * organisation's families: every unit under it (Organization.partOf).
+ *
+ * Pure functions: the FHIR store supplies what they need to know beyond the
+ * resource itself (which organisations take part in a family; the
+ * organisation hierarchy), so the same rules serve read-by-id, search
+ * filtering, _include/_revinclude, history and writes.
+ */
+import type { ForlopAuthContext } from './context';
+import { participationRule } from './participation-rules';
+
+/** Enhetsregisteret organisation numbers (no-basis identifier system). */
+const ORGNR_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.4.101';
+
+type Json = Record<string, unknown>;
+
+export interface AccessContext {
+  /** Organisation references taking part in a family, keyed by a family member's Patient reference. */
+  familyOrganisations?: (patientReference: string) => Iterable<string>;
+  /** The parent of an organisation (Organization.partOf), for the coordinator role. */
+  parentOf?: (organisationReference: string) => string | undefined;
+  /** Organisation number -> Organization reference, for references given by identifier. */
+  organisationsByOrgnr?: Record<string, string>;
+}
+
+export type AccessBasis = 'shared' | 'participant' | 'family' | 'coordinator';
+
+export interface AccessDecision {
+  allowed: boolean;
+  basis?: AccessBasis;
+  /** Why, in words safe for an OperationOutcome and the audit log. */
+  reason: string;
+}
+
+/** Values at a dotted element path, flattening arrays ("participant.member"). */
+function valuesAt(resource: Json, path: string): unknown[] {
+  let current: unknown[] = [resource];
+  for (const step of path.split('.').filter(Boolean)) {
+    current = current.flatMap((value) => {
+      const next = value && typeof value === 'object' ? (value as Json)[step] : undefined;
+      return Array.isArray(next) ? next : next === undefined ? [] : [next];
+    });
+  }
+  return current;
+}
+
+function referenceString(value: unknown, organisationsByOrgnr: Record<string, string> | undefined): string | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const ref = value as { reference?: unknown; identifier?: { system?: unknown; value?: unknown } };
+  if (typeof ref.reference === 'string') return ref.reference.replace(/\/_history\/.*$/, '');
+  if (ref.identifier?.system === ORGNR_SYSTEM && typeof ref.identifier.value === 'string') {
+    return organisationsByOrgnr?.[ref.identifier.value] ?? `Organization?identifier=${ORGNR_SYSTEM}|${ref.identifier.value}`;
+  }
+  return undefined;
+}
+
+/** A contained resource referenced as "#id". */
+function contained(resource: Json, reference: string): Json | undefined {
+  const list = Array.isArray(resource.contained) ? (resource.contained as Json[]) : [];
+  return list.find((c) => `#${c.id as string}` === reference);
+}
+
+/** The Organization references that take part in a resource directly (contained CareTeams are followed). */
+export function participatingOrganisations(resource: Json, context: Pick<AccessContext, 'organisationsByOrgnr'> = {}): Set<string> {
+  const result = new Set<string>();
+  const collect = (target: Json, within: Json) => {
+    const rule = participationRule(target.resourceType as string);
+    for (const path of rule?.organisations ?? []) {
+      for (const value of valuesAt(target, path)) {
+        const ref = referenceString(value, context.organisationsByOrgnr);
+        if (!ref) continue;
+        const inner = ref.startsWith('#') ? contained(within, ref) : undefined;
+        if (inner) collect(inner, within);
+        else if (ref.startsWith('Organization/') || ref.startsWith('Organization?')) result.add(ref);
+      }
+    }
+  };
+  collect(resource, resource);
+  return result;
+}
+
+/** The family members (Patient references) a resource is about. */
+export function familyMembers(resource: Json): string[] {
+  const rule = participationRule(resource.resourceType as string);
+  if (!rule || rule.family === undefined) return [];
+  if (rule.family === '') return typeof resource.id === 'string' ? [`Patient/${resource.id}`] : [];
+  return valuesAt(resource, rule.family)
+    .map((v) => referenceString(v, undefined))
+    .filter((r): r is string => !!r && r.startsWith('Patient/'));
+}
+
+/**
+ * Resource types whose participants take part in the whole family. A Task or
+ * ServiceRequest gives access to itself only: an organisation offered a
+ * handoff sees the handoff, and joins the family (and sees its records) when
+ * it is added to the CarePlan's care team on acceptance. Data minimisation:
+ * GDPR art. 5(1)(c), helsepersonelloven § 45 ("nødvendige og relevante").
+ */
+export const FAMILY_MEMBERSHIP_TYPES: ReadonlySet<string> = new Set(['Patient', 'CarePlan', 'CareTeam', 'EpisodeOfCare']);
+
+/**
+ * The organisations that take part in a family: the union of participants
+ * over the family's membership resources (FAMILY_MEMBERSHIP_TYPES; others are
+ * ignored). The store computes this per family and passes it as
+ * `familyOrganisations`.
+ */
+export function familyParticipants(familyResources: Iterable<Json>, context: Pick<AccessContext, 'organisationsByOrgnr'> = {}): Set<string> {
+  const result = new Set<string>();
+  for (const resource of familyResources) {
+    if (!FAMILY_MEMBERSHIP_TYPES.has(resource.resourceType as string)) continue;
+    for (const org of participatingOrganisations(resource, context)) result.add(org);
+  }
+  return result;
+}
+
+/** The organisations the caller acts as: its own, and for a coordinator every unit under it. */
+function actsFor(auth: Pick<ForlopAuthContext, 'organisation' | 'role'>, candidate: string, parentOf: AccessContext['parentOf']): AccessBasis | undefined {
+  if (candidate === auth.organisation.reference) return 'participant';
+  if (auth.role !== 'coordinator' || !parentOf) return undefined;
+  // Walk up from the candidate; bounded so a cycle in partOf cannot hang the request.
+  let current: string | undefined = candidate;
+  for (let depth = 0; depth < 10 && current; depth++) {
+    current = parentOf(current);
+    if (current === auth.organisation.reference) return 'coordinator';
+  }
+  return undefined;
+}
+
+/** Decides whether the caller's organisation takes part in `resource`. */
+export function organisationAccess(
+  auth: Pick<ForlopAuthContext, 'organisation' | 'role'>,
+  resource: Json,
+  context: AccessContext = {},
+): AccessDecision {
+  const type = resource.resourceType as string;
+  const rule = participationRule(type);
+  if (!rule) return { allowed: false, reason: `${type} resources are not available through this API.` };
+  if (rule.shared) return { allowed: true, basis: 'shared', reason: `${type} is shared directory or definition data.` };
+
+  for (const org of participatingOrganisations(resource, context)) {
+    const basis = actsFor(auth, org, context.parentOf);
+    if (basis) return { allowed: true, basis, reason: `${auth.organisation.reference} takes part in this ${type}${basis === 'coordinator' ? ' through one of its units' : ''}.` };
+  }
+  for (const member of familyMembers(resource)) {
+    for (const org of context.familyOrganisations?.(member) ?? []) {
+      const basis = actsFor(auth, org, context.parentOf);
+      if (basis) return { allowed: true, basis: basis === 'coordinator' ? 'coordinator' : 'family', reason: `${auth.organisation.reference} takes part in the family this ${type} belongs to.` };
+    }
+  }
+  return { allowed: false, reason: `Organisation ${auth.organisation.orgnr} takes no part in this ${type} or its family.` };
+}
+
+/**
+ * A write (create, update, patch, delete) is allowed when the caller takes
+ * part in the resource as stored before AND as it will be after: a client can
+ * neither change another organisation's resource nor hand its own away to an
+ * organisation-less state or into a family it has no part in.
+ */
+export function organisationWriteAccess(
+  auth: Pick<ForlopAuthContext, 'organisation' | 'role'>,
+  change: { before?: Json; after?: Json },
+  context: AccessContext = {},
+): AccessDecision {
+  for (const [label, version] of [['stored', change.before], ['new', change.after]] as const) {
+    if (!version) continue;
+    const type = version.resourceType as string;
+    if (participationRule(type)?.shared) {
+      return { allowed: false, reason: `${type} is shared directory data and is maintained by the operator, not through client writes.` };
+    }
+    const decision = organisationAccess(auth, version, context);
+    if (!decision.allowed) return { allowed: false, reason: `The ${label} version: ${decision.reason}` };
+  }
+  if (!change.before && !change.after) return { allowed: false, reason: 'Nothing to write.' };
+  return { allowed: true, basis: organisationAccess(auth, (change.after ?? change.before)!, context).basis, reason: 'The caller takes part before and after the change.' };
+}
+
+/**
+ * The other organisations whose data the caller receives with `resource`:
+ * its participants other than the caller's own. Non-empty means data crosses
+ * organisations, and the AuditEvent records the legal basis
+ * (server/audit describeAudit({ crossOrganisation })).
+ */
+export function otherOrganisations(
+  auth: Pick<ForlopAuthContext, 'organisation' | 'role'>,
+  resource: Json,
+  context: AccessContext = {},
+): string[] {
+  const rule = participationRule(resource.resourceType as string);
+  if (!rule || rule.shared) return [];
+  return [...participatingOrganisations(resource, context)].filter((org) => !actsFor(auth, org, context.parentOf));
+}

@@ -1,0 +1,62 @@
+/**
+ * Which organisations take part in a resource, per resource type: the table
+ * that organisation-level access (organisation-access.ts) and, later, search
+ * filtering in the FHIR store are built on.
+ *
+ * Object-level authorisation is the most common hole in FHIR APIs (OWASP API
+ * Security Top 10, API1:2023 "Broken Object Level Authorization"); one table
+ * for every check keeps reads, searches, includes and writes consistent.
+ *
+ * - `organisations`: element paths whose References name a participating
+ *   Organization (a "Organization/<id>" reference, or an identifier with an
+ *   organisation number).
+ * - `family`: the element path of the family member (Patient) the resource is
+ *   about; an organisation taking part in that family takes part in it too.
+ * - `shared`: directory and definition resources every authenticated client
+ *   may read (writes still need scopes and are for administrators).
+ * Resource types not listed are refused: access is opt-in per type.
+ */
+
+export interface ParticipationRule {
+  organisations?: readonly string[];
+  family?: string;
+  shared?: true;
+}
+
+export const PARTICIPATION_RULES: Readonly<Record<string, ParticipationRule>> = {
+  // The family: a Patient's managingOrganization is the family's municipality (its helsestasjon).
+  Patient: { organisations: ['managingOrganization', 'generalPractitioner'], family: '' },
+  RelatedPerson: { family: 'patient' },
+  // Pathway plan and the people who carry it out.
+  CarePlan: { organisations: ['author', 'contributor', 'careTeam'], family: 'subject' },
+  CareTeam: { organisations: ['managingOrganization', 'participant.member', 'participant.onBehalfOf'], family: 'subject' },
+  EpisodeOfCare: { organisations: ['managingOrganization', 'team'], family: 'patient' },
+  // Handoffs between organisations (FHIR workflow: ServiceRequest + Task).
+  ServiceRequest: { organisations: ['requester', 'performer'], family: 'subject' },
+  Task: { organisations: ['requester', 'owner', 'restriction.recipient'], family: 'for' },
+  Communication: { organisations: ['sender', 'recipient'], family: 'subject' },
+  // Clinical records belong to the family and to the organisation that made them.
+  Encounter: { organisations: ['serviceProvider'], family: 'subject' },
+  Observation: { organisations: ['performer'], family: 'subject' },
+  QuestionnaireResponse: { organisations: ['author'], family: 'subject' },
+  Condition: { organisations: ['recorder', 'asserter'], family: 'subject' },
+  Procedure: { organisations: ['performer.actor', 'performer.onBehalfOf'], family: 'subject' },
+  Appointment: { organisations: ['participant.actor'] },
+  // Audit trail: an organisation sees the events where it acted or whose data was disclosed.
+  AuditEvent: { organisations: ['agent.who', 'entity.what'] },
+  // Shared directory and definitions.
+  Organization: { shared: true },
+  Practitioner: { shared: true },
+  PractitionerRole: { shared: true },
+  Location: { shared: true },
+  HealthcareService: { shared: true },
+  PlanDefinition: { shared: true },
+  ActivityDefinition: { shared: true },
+  Questionnaire: { shared: true },
+  CapabilityStatement: { shared: true },
+};
+
+/** The rule for a resource type, or undefined when the type is not accessible at all. */
+export function participationRule(resourceType: string): ParticipationRule | undefined {
+  return Object.prototype.hasOwnProperty.call(PARTICIPATION_RULES, resourceType) ? PARTICIPATION_RULES[resourceType] : undefined;
+}
