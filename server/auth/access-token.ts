@@ -28,6 +28,15 @@ export interface AccessTokenOptions {
   typ?: string;
   /** Clock in milliseconds, for tests; default Date.now. */
   now?: () => number;
+  /**
+   * Remember tokens whose signature and claims verified, so a client reusing
+   * its token is not re-verified on every request (one ES256 verification is
+   * about a third of a small request's cost). Expiry is still checked on
+   * every use; entries live at most `maxAgeSeconds` (default 60), so a key
+   * removed from the JWKS stops being honoured within that time. `false`
+   * turns it off.
+   */
+  verifiedTokenCache?: { maxEntries?: number; maxAgeSeconds?: number } | false;
 }
 
 export interface VerifiedAccessToken {
@@ -61,13 +70,45 @@ export function createAccessTokenVerifier(options: AccessTokenOptions): AccessTo
     typ: options.typ,
     requiredClaims: ['exp'],
   };
+  const now = options.now ?? Date.now;
+  const tolerance = verifyOptions.clockTolerance;
+  const cacheOptions = options.verifiedTokenCache === false ? undefined : (options.verifiedTokenCache ?? {});
+  const cache = new Map<string, { result: VerifiedAccessToken; exp: number; nbf: number; until: number }>();
+
+  const fromCache = (token: string): VerifiedAccessToken | undefined => {
+    const hit = cache.get(token);
+    if (!hit) return undefined;
+    const nowMs = now();
+    if (hit.until <= nowMs) {
+      cache.delete(token);
+      return undefined;
+    }
+    const seconds = Math.floor(nowMs / 1000);
+    // Same checks jose applies (RFC 7519 4.1.4, 4.1.5), with the same tolerance.
+    if (hit.exp <= seconds - tolerance) throw new InvalidTokenError(describe(new errors.JWTExpired('"exp" claim timestamp check failed', hit.result.claims)));
+    if (hit.nbf > seconds + tolerance) return undefined;
+    return hit.result;
+  };
+
+  const remember = (token: string, result: VerifiedAccessToken) => {
+    if (!cacheOptions) return;
+    const maxEntries = cacheOptions.maxEntries ?? 10_000;
+    while (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
+    const until = now() + (cacheOptions.maxAgeSeconds ?? 60) * 1000;
+    cache.set(token, { result, exp: result.claims.exp ?? 0, nbf: result.claims.nbf ?? 0, until });
+  };
+
   return {
     async verify(token) {
+      const cached = cacheOptions ? fromCache(token) : undefined;
+      if (cached) return cached;
       try {
         const currentDate = options.now ? new Date(options.now()) : undefined;
         const { payload } = await jwtVerify(token, getKey, { ...verifyOptions, currentDate });
         const cnf = payload.cnf as { jkt?: unknown } | undefined;
-        return { claims: payload as VerifiedAccessToken['claims'], jkt: typeof cnf?.jkt === 'string' ? cnf.jkt : undefined };
+        const result = { claims: payload as VerifiedAccessToken['claims'], jkt: typeof cnf?.jkt === 'string' ? cnf.jkt : undefined };
+        remember(token, result);
+        return result;
       } catch (error) {
         // Not the token's fault (issuer unreachable, JWKS fetch timed out): let the
         // server answer 5xx rather than tell a client with a good token it is invalid.

@@ -7,7 +7,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createAccessTokenVerifier, InvalidTokenError, type AccessTokenOptions } from './access-token';
 import { buildAuthContext, ClaimsError, type ClaimNames } from './context';
-import { DPOP_ALGORITHMS, InvalidDpopProofError, verifyDpopProof } from './dpop';
+import { createProofKeyCache, DPOP_ALGORITHMS, InvalidDpopProofError, verifyDpopProof } from './dpop';
 import { AuthError, type Challenge } from './errors';
 import { createReplayCache, type ReplayCache } from './replay-cache';
 import { allows, requiredScope, type Interaction } from './scopes';
@@ -46,6 +46,7 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
   const dpopRequired = options.dpop?.required ?? false;
   const maxAgeSeconds = options.dpop?.maxAgeSeconds ?? 60;
   const replayCache = options.dpop?.replayCache ?? createReplayCache({ ttlMs: (maxAgeSeconds + 10) * 1000 });
+  const keyCache = createProofKeyCache();
   const algs = DPOP_ALGORITHMS;
 
   /** The challenges to offer: DPoP always (RFC 9449 7.1), Bearer unless DPoP is required. */
@@ -89,7 +90,7 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
       try {
         await verifyDpopProof(
           { proof: req.headers.dpop, method: req.method, url: requestUrl(req, options.publicBaseUrl), accessToken: token, boundJkt: verified.jkt },
-          { replayCache, maxAgeSeconds, clockToleranceSeconds: options.clockToleranceSeconds, now: options.now },
+          { replayCache, keyCache, maxAgeSeconds, clockToleranceSeconds: options.clockToleranceSeconds, now: options.now },
         );
       } catch (error) {
         if (error instanceof InvalidDpopProofError) throw unauthorised('DPoP', 'invalid_dpop_proof', error.message);

@@ -5,7 +5,7 @@
  * https://utviklerportal.nhn.no/informasjonstjenester/helseid/bruksmoenstre-og-eksempelkode/bruk-av-helseid/docs/dpop/
  */
 import { createHash } from 'node:crypto';
-import { base64url, calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors, jwtVerify, type JWK } from 'jose';
+import { base64url, calculateJwkThumbprint, decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK } from 'jose';
 import type { ReplayCache } from './replay-cache';
 
 /** Asymmetric algorithms a proof may use (RFC 9449 4.2: MUST NOT be none or symmetric). */
@@ -18,8 +18,40 @@ export interface DpopOptions {
   clockToleranceSeconds?: number;
   algorithms?: readonly string[];
   replayCache: ReplayCache;
+  /** Imported proof keys and their thumbprints, so a client's key is imported once, not per request. */
+  keyCache?: ProofKeyCache;
   now?: () => number;
 }
+
+export interface ProofKeyCache {
+  get(jwk: JWK, alg: string): Promise<{ key: CryptoKey | Uint8Array; jkt: string }>;
+}
+
+/** The members a JWK thumbprint covers (RFC 7638 3.2): what identifies the key. */
+function thumbprintMembers(jwk: JWK): string {
+  const { kty, crv, x, y, n, e } = jwk;
+  return JSON.stringify({ crv, e, kty, n, x, y });
+}
+
+/** Bounded cache of imported DPoP public keys (importing costs about as much as verifying). */
+export function createProofKeyCache(maxEntries = 10_000): ProofKeyCache {
+  const entries = new Map<string, Promise<{ key: CryptoKey | Uint8Array; jkt: string }>>();
+  return {
+    get(jwk, alg) {
+      const id = `${alg}:${thumbprintMembers(jwk)}`;
+      let entry = entries.get(id);
+      if (!entry) {
+        entry = Promise.all([importJWK({ ...jwk, alg }, alg), calculateJwkThumbprint(jwk, 'sha256')]).then(([key, jkt]) => ({ key, jkt }));
+        entry.catch(() => entries.delete(id));
+        if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
+        entries.set(id, entry);
+      }
+      return entry;
+    },
+  };
+}
+
+const uncached = createProofKeyCache(1);
 
 export interface DpopRequest {
   /** The DPoP header value(s); more than one is an error (RFC 9449 4.3 step 1). */
@@ -74,8 +106,11 @@ export async function verifyDpopProof(request: DpopRequest, options: DpopOptions
 
   const now = Math.floor((options.now ?? Date.now)() / 1000);
   let claims: Record<string, unknown>;
+  let jkt: string;
   try {
-    ({ payload: claims } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms, currentDate: new Date(now * 1000) }));
+    const imported = await (options.keyCache ?? uncached).get(jwk!, header.alg!);
+    jkt = imported.jkt;
+    ({ payload: claims } = await jwtVerify(proof, imported.key, { typ: 'dpop+jwt', algorithms, currentDate: new Date(now * 1000) }));
   } catch (error) {
     if (error instanceof errors.JWSSignatureVerificationFailed) return fail('The DPoP proof signature does not verify with its jwk.');
     return fail(`The DPoP proof is invalid: ${(error as Error).message}.`);
@@ -98,7 +133,6 @@ export async function verifyDpopProof(request: DpopRequest, options: DpopOptions
   if ((iat as number) < now - maxAge - tolerance) fail(`The DPoP proof is older than ${maxAge} seconds; make a new proof for each request.`);
   if (ath !== accessTokenHash(request.accessToken)) fail('The DPoP proof "ath" does not match the access token.');
 
-  const jkt = await calculateJwkThumbprint(jwk!, 'sha256');
   if (request.boundJkt !== jkt) fail('The DPoP proof key does not match the key the access token is bound to (cnf.jkt).');
 
   // Checked last so a proof that fails other checks does not burn its jti.
