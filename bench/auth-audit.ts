@@ -1,0 +1,138 @@
+/**
+ * Cost of authentication and audit per request (issue #6: auth + audit
+ * together should cost <= 30% of requests/s). Same tiny FHIR-shaped handler,
+ * four stacks: none; Bearer JWT auth + scope; + auditTrail (in-memory write,
+ * so the figure is the middleware's own cost, not the store's); DPoP-bound
+ * token with a proof per request + audit. Tokens come from the real dev IdP;
+ * DPoP proofs are made before timing so client-side signing is not counted.
+ *
+ * Options: --requests=N per round (default 3000), --rounds=R (default 5),
+ * --concurrency=C (default 16).
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type RequestHandler } from 'express';
+import { DEV_API_AUDIENCE, startDevIdp, type DevIdp } from '../app/dev-idp';
+import { auditTrail } from '../server/audit';
+import { authenticate, requireScope } from '../server/auth';
+import { getToken, makeProof, newDpopKey } from '../test/security/dpop-client';
+
+interface Stack {
+  name: string;
+  middleware: RequestHandler[];
+  headers: (i: number, url: string) => Record<string, string>;
+}
+
+async function serve(middleware: RequestHandler[]): Promise<{ url: string; server: Server }> {
+  const app = express();
+  app.use(...(middleware.length > 0 ? middleware : [(_req, _res, next) => next()] as RequestHandler[]));
+  app.get('/fhir/Task/:id', (req, res) => {
+    res.json({ resourceType: 'Task', id: req.params.id, status: 'requested', intent: 'order' });
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+async function load(url: string, requests: number, concurrency: number, headers: Stack['headers']): Promise<number> {
+  let next = 0;
+  let failures = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < requests) {
+        const i = next++;
+        const target = `${url}/fhir/Task/${i % 50}`;
+        const response = await fetch(target, { headers: headers(i, target) });
+        await response.arrayBuffer();
+        if (response.status !== 200) failures++;
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (failures > 0) throw new Error(`${failures} of ${requests} requests failed; the figures would be meaningless.`);
+  return requests / seconds;
+}
+
+function option(args: string[], name: string, fallback: number): number {
+  const found = args.find((a) => a.startsWith(`--${name}=`));
+  return found ? Number(found.split('=')[1]) : fallback;
+}
+
+export async function run(args: string[]): Promise<void> {
+  const requests = option(args, 'requests', 3000);
+  const concurrency = option(args, 'concurrency', 16);
+  const rounds = option(args, 'rounds', 5);
+  const idp: DevIdp = await startDevIdp({ accessTokenTtlSeconds: 3600 });
+  try {
+    const authOptions = { issuer: idp.issuer, audience: DEV_API_AUDIENCE, jwks: { uri: idp.jwksUri }, organisations: idp.organisations };
+    const bearer = await getToken(idp, 'helsestasjon', 'system/Task.rs');
+    const key = await newDpopKey();
+    const dpopToken = await getToken(idp, 'helsestasjon', 'system/Task.rs', { dpop: key });
+    const audited: unknown[] = [];
+    const write = async (event: unknown) => {
+      audited.push(event);
+      if (audited.length > 1000) audited.length = 0;
+    };
+
+    const proofKey = key;
+    let proofs: string[] = [];
+    let used = 0;
+    const stacks: Stack[] = [
+      { name: 'no auth, no audit', middleware: [], headers: () => ({}) },
+      { name: 'Bearer JWT + scope', middleware: [authenticate(authOptions), requireScope('Task', 'read')], headers: () => ({ authorization: `Bearer ${bearer}` }) },
+      {
+        name: 'audit + Bearer JWT + scope',
+        middleware: [auditTrail({ write }), authenticate(authOptions), requireScope('Task', 'read')],
+        headers: () => ({ authorization: `Bearer ${bearer}` }),
+      },
+      {
+        // A fresh proof per request (the jti replay cache refuses reuse), made before timing.
+        name: 'audit + DPoP JWT + scope',
+        middleware: [auditTrail({ write }), authenticate({ ...authOptions, dpop: { required: true } }), requireScope('Task', 'read')],
+        headers: () => ({ authorization: `DPoP ${dpopToken}`, dpop: proofs[used++] }),
+      },
+    ];
+    const servers = await Promise.all(stacks.map((stack) => serve(stack.middleware)));
+    const dpopUrl = servers[3].url;
+    const makeProofs = (count: number) =>
+      Promise.all(Array.from({ length: count }, (_, i) => makeProof(proofKey, { htm: 'GET', htu: `${dpopUrl}/fhir/Task/${i % 50}`, accessToken: dpopToken })));
+
+    // Warm up every stack (JIT, JWKS fetch, key import), then interleave rounds and take the median,
+    // so that machine noise and warm-up order do not favour one stack.
+    const warmUp = Math.min(1000, requests);
+    for (const [i, stack] of stacks.entries()) {
+      if (i === 3) {
+        proofs = await makeProofs(warmUp);
+        used = 0;
+      }
+      await load(servers[i].url, warmUp, concurrency, stack.headers);
+    }
+    const samples: number[][] = stacks.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, stack] of stacks.entries()) {
+        if (i === 3) {
+          proofs = await makeProofs(requests);
+          used = 0;
+        }
+        samples[i].push(await load(servers[i].url, requests, concurrency, stack.headers));
+      }
+    }
+    for (const { server } of servers) {
+      server.closeAllConnections();
+      server.close();
+    }
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    const results = stacks.map((stack, i) => ({ name: stack.name, rps: median(samples[i]) }));
+
+    const baseline = results[0].rps;
+    console.log(`requests=${requests} x ${rounds} rounds, median; concurrency=${concurrency}; client and server in one process`);
+    for (const r of results) {
+      const cost = ((1 - r.rps / baseline) * 100).toFixed(1);
+      console.log(`${r.name.padEnd(28)} ${r.rps.toFixed(0).padStart(7)} req/s   cost vs none: ${r === results[0] ? '-' : `${cost}%`}`);
+    }
+  } finally {
+    await idp.stop();
+  }
+}
