@@ -9,4 +9,7 @@ export interface BenchSuite {
   load: () => { run: (args: string[]) => Promise<void> };
 }
 
-export const suites: Record<string, BenchSuite> = {};
+export const suites: Record<string, BenchSuite> = {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  'auth-audit': { summary: 'requests/s with and without authentication (Bearer, DPoP) and audit', load: () => require('./auth-audit') },
+};
