@@ -1,6 +1,7 @@
 import '../test/security/jest-realm';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { getToken, makeProof, newDpopKey, startTestApi } from '../test/security/harness';
+import { discoverJwksUri } from '../server/auth';
 import { DEV_API_AUDIENCE, grantableScopes, startDevIdp, type DevIdp } from './dev-idp';
 
 let idp: DevIdp;
@@ -18,6 +19,11 @@ describe('startDevIdp', () => {
     expect(discovery.token_endpoint).toBe(idp.tokenEndpoint);
     expect(discovery.dpop_signing_alg_values_supported).toEqual(expect.arrayContaining(['ES256']));
     expect(discovery.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(['private_key_jwt', 'client_secret_basic', 'client_secret_post']));
+  });
+
+  it('is found by discoverJwksUri, which insists on the exact issuer', async () => {
+    expect(await discoverJwksUri(idp.issuer)).toBe(idp.jwksUri);
+    await expect(discoverJwksUri(`${idp.issuer}/`)).rejects.toThrow(`names issuer "${idp.issuer}", not "${idp.issuer}/"`);
   });
 
   it('issues a DPoP-bound JWT access token (private_key_jwt) that the API middleware accepts', async () => {
@@ -72,6 +78,11 @@ describe('startDevIdp', () => {
     });
     expect(response.status).toBe(200);
     expect(((await response.json()) as { scope: string }).scope).toBe('system/*.cruds');
+  });
+
+  it('uses the documented development secrets', () => {
+    expect(idp.clients.helsestasjon.secretClient).toEqual({ clientId: 'helsestasjon-secret', clientSecret: 'dev-secret-helsestasjon' });
+    expect(idp.clients.helsestasjon.postClient).toEqual({ clientId: 'helsestasjon-post', clientSecret: 'dev-secret-helsestasjon' });
   });
 
   it('refuses a wrong client secret', async () => {

@@ -106,7 +106,7 @@ export interface DevIdpOptions {
   issuerPath?: string;
   /** Access token lifetime in seconds; default 300 (HelseID's default is similar). */
   accessTokenTtlSeconds?: number;
-  /** Secret for the "-secret" twins; default "dev-secret-<clientId>" (loopback, development only). */
+  /** Secret of the "-secret" and "-post" twins of a demo client; default "dev-secret-<demo client id>" (loopback, development only). */
   clientSecret?: (clientId: string) => string;
 }
 
@@ -202,8 +202,8 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   const metadata: ClientMetadata[] = [];
   for (const spec of DEMO_CLIENTS) {
     const keys = await demoClientKeys(spec);
-    const secretClient = { clientId: `${spec.clientId}-secret`, clientSecret: secretFor(`${spec.clientId}-secret`) };
-    const postClient = { clientId: `${spec.clientId}-post`, clientSecret: secretFor(`${spec.clientId}-post`) };
+    const secretClient = { clientId: `${spec.clientId}-secret`, clientSecret: secretFor(spec.clientId) };
+    const postClient = { clientId: `${spec.clientId}-post`, clientSecret: secretFor(spec.clientId) };
     clients[spec.clientId] = { ...spec, ...keys, secretClient, postClient };
     specByClientId.set(spec.clientId, spec);
     specByClientId.set(secretClient.clientId, spec);

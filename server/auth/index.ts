@@ -27,3 +27,4 @@ export {
   type AccessContext,
   type AccessDecision,
 } from './organisation-access';
+export { discoverJwksUri } from './discovery';
