@@ -28,3 +28,4 @@ export {
   type AccessDecision,
 } from './organisation-access';
 export { discoverJwksUri } from './discovery';
+export { capabilityStatementSecurity, smartConfiguration, type SecurityMetadataInput } from './smart-configuration';

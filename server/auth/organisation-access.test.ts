@@ -101,6 +101,13 @@ describe('organisationWriteAccess', () => {
     expect(organisationWriteAccess(helsestasjon, { after: { ...observation, id: undefined } }, context).allowed).toBe(true);
   });
 
+  it('refuses every client write to AuditEvents, even one naming the client', () => {
+    const event = { resourceType: 'AuditEvent', agent: [{ who: { reference: org('sarpsborg-helsestasjon') } }] };
+    expect(organisationAccess(helsestasjon, event).allowed).toBe(true);
+    expect(organisationWriteAccess(helsestasjon, { after: event })).toEqual({ allowed: false, reason: 'AuditEvent resources are written by the server only and can never be changed or deleted.' });
+    expect(organisationWriteAccess(helsestasjon, { before: event }).allowed).toBe(false);
+  });
+
   it('refuses client writes to shared directory data', () => {
     expect(organisationWriteAccess(helsestasjon, { after: { resourceType: 'Organization' } }).allowed).toBe(false);
   });

@@ -168,9 +168,11 @@ export function organisationWriteAccess(
   for (const [label, version] of [['stored', change.before], ['new', change.after]] as const) {
     if (!version) continue;
     const type = version.resourceType as string;
-    if (participationRule(type)?.shared) {
+    const rule = participationRule(type);
+    if (rule?.shared) {
       return { allowed: false, reason: `${type} is shared directory data and is maintained by the operator, not through client writes.` };
     }
+    if (rule?.readOnly) return { allowed: false, reason: `${type} resources are written by the server only and can never be changed or deleted.` };
     const decision = organisationAccess(auth, version, context);
     if (!decision.allowed) return { allowed: false, reason: `The ${label} version: ${decision.reason}` };
   }

@@ -14,6 +14,8 @@
  *   about; an organisation taking part in that family takes part in it too.
  * - `shared`: directory and definition resources every authenticated client
  *   may read (writes still need scopes and are for administrators).
+ * - `readOnly`: written only by the server itself (AuditEvent: an audit trail
+ *   a client could change or delete would prove nothing).
  * Resource types not listed are refused: access is opt-in per type.
  */
 
@@ -21,6 +23,8 @@ export interface ParticipationRule {
   organisations?: readonly string[];
   family?: string;
   shared?: true;
+  /** Never written through the API (the server writes them itself). */
+  readOnly?: true;
 }
 
 export const PARTICIPATION_RULES: Readonly<Record<string, ParticipationRule>> = {
@@ -43,7 +47,7 @@ export const PARTICIPATION_RULES: Readonly<Record<string, ParticipationRule>> = 
   Procedure: { organisations: ['performer.actor', 'performer.onBehalfOf'], family: 'subject' },
   Appointment: { organisations: ['participant.actor'] },
   // Audit trail: an organisation sees the events where it acted or whose data was disclosed.
-  AuditEvent: { organisations: ['agent.who', 'entity.what'] },
+  AuditEvent: { organisations: ['agent.who', 'entity.what'], readOnly: true },
   // Shared directory and definitions.
   Organization: { shared: true },
   Practitioner: { shared: true },
