@@ -1,4 +1,3 @@
-import '../test/security/jest-realm';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { getToken, makeProof, newDpopKey, startTestApi } from '../test/security/harness';
 import { discoverJwksUri } from '../server/auth';

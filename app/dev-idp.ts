@@ -142,8 +142,14 @@ export function grantableScopes(requested: string, allowed: readonly string[]): 
   });
 }
 
-/** A tiny in-memory adapter: oidc-provider's own prints a production warning on every start. */
-function memoryAdapterFactory() {
+/**
+ * A tiny in-memory adapter: oidc-provider's own prints a production warning on
+ * every start. It also serves the demo clients (model "Client") rather than the
+ * static `clients` option, which oidc-provider deep-copies with the host's
+ * structuredClone and then type-checks by constructor; under Jest's VM realms
+ * that check fails ("client JSON Web Key Set is invalid").
+ */
+function memoryAdapterFactory(clients: ReadonlyMap<string, ClientMetadata>) {
   const store = new Map<string, { payload: AdapterPayload; expiresAt?: number }>();
   return class MemoryAdapter {
     constructor(private readonly model: string) {}
@@ -154,6 +160,7 @@ function memoryAdapterFactory() {
       store.set(this.key(id), { payload, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : undefined });
     }
     async find(id: string) {
+      if (this.model === 'Client') return clients.get(id);
       const entry = store.get(this.key(id));
       if (!entry) return undefined;
       if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) {
@@ -225,8 +232,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   const ttl = options.accessTokenTtlSeconds ?? 300;
 
   const configuration = {
-    adapter: memoryAdapterFactory(),
-    clients: metadata,
+    adapter: memoryAdapterFactory(new Map(metadata.map((m) => [m.client_id as string, m]))),
     jwks: { keys: [signingJwk] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     clientAuthMethods: ['private_key_jwt', 'client_secret_basic', 'client_secret_post'],

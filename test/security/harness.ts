@@ -2,7 +2,6 @@
  * Jest harness for authentication: a real dev IdP (oidc-provider) and a tiny
  * Express API behind `authenticate`; client helpers from dpop-client.ts.
  */
-import './jest-realm';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
