@@ -160,9 +160,13 @@ export function auditTrail(options: AuditTrailOptions): RequestHandler {
 
     const flush = () => {
       flushing = true;
+      const done = () => callbacks.forEach((cb) => cb());
       if (pendingHead) originalWriteHead(...pendingHead);
-      for (const args of chunks) originalWrite(...args);
-      originalEnd(() => callbacks.forEach((cb) => cb()));
+      // The usual case, one body chunk: a single end() lets Node send headers and body together.
+      const last = chunks.length > 0 ? chunks[chunks.length - 1] : undefined;
+      for (const args of chunks.slice(0, -1)) originalWrite(...args);
+      if (last) originalEnd(last[0], typeof last[1] === 'string' ? last[1] : undefined, done);
+      else originalEnd(done);
     };
 
     const replaceWithFailure = () => {
