@@ -4,8 +4,9 @@
  * DPoP-bound tokens for APIs:
  * https://utviklerportal.nhn.no/informasjonstjenester/helseid/bruksmoenstre-og-eksempelkode/bruk-av-helseid/docs/dpop/
  */
-import { createHash } from 'node:crypto';
-import { base64url, calculateJwkThumbprint, decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK } from 'jose';
+import { createHash, type KeyObject } from 'node:crypto';
+import { base64url, calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
+import { importPublicKey, JwsSignatureError, verifyCompactJws } from './jws-signature';
 import type { ReplayCache } from './replay-cache';
 
 /** Asymmetric algorithms a proof may use (RFC 9449 4.2: MUST NOT be none or symmetric). */
@@ -24,7 +25,7 @@ export interface DpopOptions {
 }
 
 export interface ProofKeyCache {
-  get(jwk: JWK, alg: string): Promise<{ key: CryptoKey | Uint8Array; jkt: string }>;
+  get(jwk: JWK, alg: string): Promise<{ key: KeyObject; jkt: string }>;
 }
 
 /** The members a JWK thumbprint covers (RFC 7638 3.2): what identifies the key. */
@@ -35,13 +36,14 @@ function thumbprintMembers(jwk: JWK): string {
 
 /** Bounded cache of imported DPoP public keys (importing costs about as much as verifying). */
 export function createProofKeyCache(maxEntries = 10_000): ProofKeyCache {
-  const entries = new Map<string, Promise<{ key: CryptoKey | Uint8Array; jkt: string }>>();
+  const entries = new Map<string, Promise<{ key: KeyObject; jkt: string }>>();
   return {
     get(jwk, alg) {
       const id = `${alg}:${thumbprintMembers(jwk)}`;
       let entry = entries.get(id);
       if (!entry) {
-        entry = Promise.all([importJWK({ ...jwk, alg }, alg), calculateJwkThumbprint(jwk, 'sha256')]).then(([key, jkt]) => ({ key, jkt }));
+        const key = importPublicKey(jwk, alg); // throws synchronously for a key unfit for alg: nothing cached
+        entry = calculateJwkThumbprint(jwk, 'sha256').then((jkt) => ({ key, jkt }));
         entry.catch(() => entries.delete(id));
         if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
         entries.set(id, entry);
@@ -110,10 +112,12 @@ export async function verifyDpopProof(request: DpopRequest, options: DpopOptions
   try {
     const imported = await (options.keyCache ?? uncached).get(jwk!, header.alg!);
     jkt = imported.jkt;
-    ({ payload: claims } = await jwtVerify(proof, imported.key, { typ: 'dpop+jwt', algorithms, currentDate: new Date(now * 1000) }));
+    claims = verifyCompactJws(proof, imported.key, header.alg!);
   } catch (error) {
-    if (error instanceof errors.JWSSignatureVerificationFailed) return fail('The DPoP proof signature does not verify with its jwk.');
-    return fail(`The DPoP proof is invalid: ${(error as Error).message}.`);
+    if (error instanceof JwsSignatureError && error.message === 'The signature does not verify.') {
+      return fail('The DPoP proof signature does not verify with its jwk.');
+    }
+    return fail(`The DPoP proof is invalid: ${(error as Error).message}`);
   }
 
   const { jti, htm, htu, iat, ath } = claims;

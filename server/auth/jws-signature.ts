@@ -1,0 +1,86 @@
+/**
+ * Signature check for DPoP proofs with Node's synchronous crypto.verify.
+ * jose verifies through WebCrypto, whose asynchronous hop costs about as much
+ * as the ECDSA verification itself; a proof must be checked on every request,
+ * so this path matters (bench/auth-audit.ts). Access tokens still go through
+ * jose (and are cached once verified).
+ *
+ * Only compact JWS with the algorithms below; the key type must match the
+ * algorithm (RFC 7518 3.1-3.5, RFC 8037 3.1), RSA keys need >= 2048 bits
+ * (RFC 7518 3.3), and no `crit` extensions are understood (RFC 7515 4.1.11).
+ */
+import { constants, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
+
+interface AlgorithmSpec {
+  kty: 'EC' | 'RSA' | 'OKP';
+  hash: string | null;
+  crv?: readonly string[];
+  /** Signature length for ECDSA (r || s, RFC 7518 3.4). */
+  signatureBytes?: number;
+  pss?: boolean;
+}
+
+const SPECS: Record<string, AlgorithmSpec> = {
+  ES256: { kty: 'EC', hash: 'sha256', crv: ['P-256'], signatureBytes: 64 },
+  ES384: { kty: 'EC', hash: 'sha384', crv: ['P-384'], signatureBytes: 96 },
+  ES512: { kty: 'EC', hash: 'sha512', crv: ['P-521'], signatureBytes: 132 },
+  RS256: { kty: 'RSA', hash: 'sha256' },
+  RS384: { kty: 'RSA', hash: 'sha384' },
+  RS512: { kty: 'RSA', hash: 'sha512' },
+  PS256: { kty: 'RSA', hash: 'sha256', pss: true },
+  PS384: { kty: 'RSA', hash: 'sha384', pss: true },
+  PS512: { kty: 'RSA', hash: 'sha512', pss: true },
+  EdDSA: { kty: 'OKP', hash: null, crv: ['Ed25519', 'Ed448'] },
+};
+
+export class JwsSignatureError extends Error {
+  override readonly name = 'JwsSignatureError';
+}
+
+/** Imports a public JWK for `alg`, refusing keys that do not fit the algorithm. */
+export function importPublicKey(jwk: JWK, alg: string): KeyObject {
+  const spec = SPECS[alg];
+  if (!spec) throw new JwsSignatureError(`Algorithm ${alg} is not supported.`);
+  if (jwk.kty !== spec.kty) throw new JwsSignatureError(`Algorithm ${alg} needs a ${spec.kty} key, the jwk is ${String(jwk.kty)}.`);
+  if (spec.crv && !spec.crv.includes(jwk.crv as string)) throw new JwsSignatureError(`Algorithm ${alg} needs curve ${spec.crv.join(' or ')}, the jwk has ${String(jwk.crv)}.`);
+  if ('d' in jwk || 'p' in jwk || 'k' in jwk) throw new JwsSignatureError('The jwk must be a public key.');
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+  } catch (error) {
+    throw new JwsSignatureError(`The jwk is not a valid ${spec.kty} public key: ${(error as Error).message}.`);
+  }
+  if (spec.kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new JwsSignatureError('RSA keys must be at least 2048 bits.');
+  return key;
+}
+
+/** Verifies a compact JWS signature; returns the decoded payload object. */
+export function verifyCompactJws(jws: string, key: KeyObject, alg: string): Record<string, unknown> {
+  const spec = SPECS[alg];
+  if (!spec) throw new JwsSignatureError(`Algorithm ${alg} is not supported.`);
+  const parts = jws.split('.');
+  if (parts.length !== 3) throw new JwsSignatureError('Not a compact JWS.');
+  const [protectedHeader, payload, signature] = parts;
+  const header = JSON.parse(Buffer.from(protectedHeader, 'base64url').toString('utf8')) as Record<string, unknown>;
+  if (header.alg !== alg) throw new JwsSignatureError('The header alg changed between checks.');
+  if (header.crit !== undefined || header.b64 !== undefined) throw new JwsSignatureError('JWS extensions (crit, b64) are not accepted.');
+  const signatureBytes = Buffer.from(signature, 'base64url');
+  if (spec.signatureBytes && signatureBytes.length !== spec.signatureBytes) throw new JwsSignatureError('The signature has the wrong length for its algorithm.');
+  const data = Buffer.from(`${protectedHeader}.${payload}`, 'ascii');
+  const options =
+    spec.kty === 'EC'
+      ? { key, dsaEncoding: 'ieee-p1363' as const }
+      : spec.pss
+        ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+        : key;
+  if (!verify(spec.hash, data, options, signatureBytes)) throw new JwsSignatureError('The signature does not verify.');
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    throw new JwsSignatureError('The payload is not JSON.');
+  }
+  if (!claims || typeof claims !== 'object' || Array.isArray(claims)) throw new JwsSignatureError('The payload is not a JSON object.');
+  return claims as Record<string, unknown>;
+}
