@@ -38,7 +38,8 @@ function requestUrl(req: Request, publicBaseUrl: string | undefined): string {
 
 /** Sends an AuthError as FHIR expects: status, WWW-Authenticate, OperationOutcome body. */
 export function sendAuthError(res: Response, error: AuthError): void {
-  res.status(error.status).set('WWW-Authenticate', error.wwwAuthenticate).type('application/fhir+json').send(JSON.stringify(error.operationOutcome));
+  if (error.challenges.length > 0) res.set('WWW-Authenticate', error.wwwAuthenticate);
+  res.status(error.status).type('application/fhir+json').send(JSON.stringify(error.operationOutcome));
 }
 
 export function authenticate(options: AuthenticateOptions): RequestHandler {

@@ -137,6 +137,19 @@ describe('refused tokens', () => {
     await expectRefused(await get(taskUrl(api), bearer(unsigned)), 401, /error="invalid_token"/, /algorithm this server does not accept/);
   });
 
+  it('organisation not registered with this server -> 403 without a challenge', async () => {
+    const other = await startTestApi(idp, { organisations: { '910000039': 'Organization/ostfold-familieambulatorium' } });
+    try {
+      const response = await get(taskUrl(other), bearer(bearerToken));
+      expect(response.status).toBe(403);
+      expect(response.headers.get('www-authenticate')).toBeNull();
+      const body = (await response.json()) as { issue: { code: string; diagnostics: string }[] };
+      expect(body.issue[0]).toMatchObject({ code: 'forbidden', diagnostics: 'Organisation 910000020 is not registered with this Forløp server; ask the operator to map it to an Organization.' });
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('insufficient scope -> 403 insufficient_scope naming the scope', async () => {
     const token = await getToken(idp, 'helsestasjon', 'system/Encounter.cru');
     await expectRefused(
