@@ -29,3 +29,4 @@ export {
 } from './organisation-access';
 export { discoverJwksUri } from './discovery';
 export { capabilityStatementSecurity, smartConfiguration, type SecurityMetadataInput } from './smart-configuration';
+export { resolveAuthenticateOptions, type AuthSettingsLike } from './options';
