@@ -18,6 +18,7 @@ export { PARTICIPATION_RULES, participationRule, type ParticipationRule } from '
 export {
   familyMembers,
   familyParticipants,
+  filterAccessible,
   FAMILY_MEMBERSHIP_TYPES,
   organisationAccess,
   organisationWriteAccess,

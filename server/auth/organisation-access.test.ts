@@ -1,5 +1,5 @@
 import type { ForlopAuthContext } from './context';
-import { familyParticipants, organisationAccess, organisationWriteAccess, otherOrganisations, participatingOrganisations, type AccessContext } from './organisation-access';
+import { familyParticipants, filterAccessible, organisationAccess, organisationWriteAccess, otherOrganisations, participatingOrganisations, type AccessContext } from './organisation-access';
 
 type Auth = Pick<ForlopAuthContext, 'organisation' | 'role'>;
 const org = (id: string) => `Organization/${id}`;
@@ -117,5 +117,13 @@ describe('otherOrganisations', () => {
   it('names the organisations whose data crosses to the caller', () => {
     expect(otherOrganisations(familieambulatorium, carePlan, context)).toEqual([org('sarpsborg-helsestasjon')]);
     expect(otherOrganisations(coordinator, mother, context)).toEqual([]);
+  });
+});
+
+describe('filterAccessible', () => {
+  it('withholds the entries of a search page (and its includes) the caller takes no part in', () => {
+    const page = [mother, carePlan, observation, { resourceType: 'Organization', id: 'x' }];
+    expect(filterAccessible(fredrikstad, page, context)).toEqual({ allowed: [{ resourceType: 'Organization', id: 'x' }], withheld: 3 });
+    expect(filterAccessible(helsestasjon, page, context).withheld).toBe(0);
   });
 });

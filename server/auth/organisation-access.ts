@@ -195,3 +195,18 @@ export function otherOrganisations(
   if (!rule || rule.shared) return [];
   return [...participatingOrganisations(resource, context)].filter((org) => !actsFor(auth, org, context.parentOf));
 }
+
+/**
+ * Splits resources (a search page with its _include/_revinclude entries, a
+ * history, a transaction response) into those the caller may see and the
+ * count withheld. The store should filter in its query so paging and totals
+ * stay right; this is the last check before anything leaves the server.
+ */
+export function filterAccessible<T extends Json>(
+  auth: Pick<ForlopAuthContext, 'organisation' | 'role'>,
+  resources: readonly T[],
+  context: AccessContext = {},
+): { allowed: T[]; withheld: number } {
+  const allowed = resources.filter((resource) => organisationAccess(auth, resource, context).allowed);
+  return { allowed, withheld: resources.length - allowed.length };
+}
