@@ -1,0 +1,66 @@
+/**
+ * Forløp's embedded Temporal-compatible server: the real @temporalio/worker
+ * and @temporalio/client (and the Temporal CLI) talk to it over gRPC.
+ * See docs/embedded-temporal.md for what it supports.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { Engine } from './engine';
+import { buildServices, indexedValueType } from './service';
+import { InMemoryStorage, type Storage } from './storage';
+
+export { InMemoryStorage, type Storage, type Snapshot } from './storage';
+
+export type SearchAttributeType = 'Keyword' | 'Text' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList';
+
+export interface EmbeddedTemporalOptions {
+  /** Port to listen on; 0 (the default) picks a free one. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Namespaces that exist at start; default ['default']. */
+  namespaces?: string[];
+  /** true: the clock starts locked and jumps ahead when idle, as Temporal's test server. Default false. */
+  timeSkipping?: boolean;
+  /** Custom search attributes registered at start. */
+  searchAttributes?: Record<string, SearchAttributeType>;
+  /** Default: in memory. */
+  storage?: Storage;
+  log?: (msg: string, fields?: object) => void;
+}
+
+export interface EmbeddedTemporal {
+  /** host:port for Connection.connect / NativeConnection.connect. */
+  address: string;
+  port: number;
+  /** The engine, for in-process tests and benchmarks. */
+  engine: Engine;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions = {}): Promise<EmbeddedTemporal> {
+  const host = options.host ?? '127.0.0.1';
+  const searchAttributes: Record<string, number> = {};
+  for (const [name, type] of Object.entries(options.searchAttributes ?? {})) {
+    const value = indexedValueType(type);
+    if (value === undefined) throw new TypeError(`search attribute ${name}: unknown type ${type}; use Keyword, Text, Int, Double, Bool, Datetime or KeywordList`);
+    searchAttributes[name] = value;
+  }
+  const engine = new Engine({ timeSkipping: options.timeSkipping ?? false, namespaces: options.namespaces ?? ['default'], searchAttributes, log: options.log });
+  const storage = options.storage ?? new InMemoryStorage();
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 128 * 1024 * 1024, 'grpc.max_send_message_length': 128 * 1024 * 1024 });
+  for (const { definition, implementation } of buildServices(engine, storage)) server.addService(definition, implementation);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
+  return {
+    address: `${host}:${port}`,
+    port,
+    engine,
+    async stop() {
+      engine.stop();
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      server.forceShutdown();
+      await storage.close();
+    },
+  };
+}

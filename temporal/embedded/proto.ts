@@ -1,0 +1,97 @@
+/**
+ * The Temporal API's protobuf types, as shipped in @temporalio/proto, and the
+ * glue that turns them into grpc-js service definitions. Messages are handled
+ * as plain objects (camelCase fields, int64 as numbers, bytes as Buffers).
+ * Note google.protobuf.Any keeps its snake_case `type_url` field name.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import type { Root, Type } from 'protobufjs';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const root: Root = require('@temporalio/proto/protos/json-module');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const { temporal } = require('@temporalio/proto') as typeof import('@temporalio/proto');
+
+export const enums = temporal.api.enums.v1;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Msg = Record<string, any>;
+
+const typeCache = new Map<string, Type>();
+export function messageType(name: string): Type {
+  let type = typeCache.get(name);
+  if (!type) {
+    type = root.lookupType(name);
+    typeCache.set(name, type);
+  }
+  return type;
+}
+
+const toObjectOptions = { longs: Number, enums: Number, defaults: false } as const;
+
+export function decode(typeName: string, buffer: Buffer): Msg {
+  const type = messageType(typeName);
+  return type.toObject(type.decode(buffer), toObjectOptions);
+}
+
+export function encode(typeName: string, value: Msg): Buffer {
+  const type = messageType(typeName);
+  return Buffer.from(type.encode(type.fromObject(value)).finish());
+}
+
+/** Packs a message into a google.protobuf.Any. */
+export function packAny(typeName: string, value: Msg): Msg {
+  return { type_url: `type.googleapis.com/${typeName}`, value: encode(typeName, value) };
+}
+
+export function unpackAny(any: Msg | undefined): { typeName: string; value: Msg } | undefined {
+  if (!any?.type_url) return undefined;
+  const typeName = String(any.type_url).replace(/^.*\//, '');
+  return { typeName, value: decode(typeName, Buffer.from(any.value ?? [])) };
+}
+
+export type UnaryHandler = (request: Msg, call: grpc.ServerUnaryCall<Msg, Msg>) => Promise<Msg>;
+
+/**
+ * A grpc-js service definition covering every method of a Temporal service.
+ * Methods without a handler answer UNIMPLEMENTED with "unknown method", the
+ * text the SDK core looks for.
+ */
+export function serviceDefinition(serviceName: string): { definition: grpc.ServiceDefinition; methods: { name: string; requestType: string; responseType: string }[] } {
+  const service = root.lookupService(serviceName);
+  const pkg = serviceName.slice(0, serviceName.lastIndexOf('.'));
+  const definition: Record<string, grpc.MethodDefinition<Msg, Msg>> = {};
+  const methods = [];
+  for (const method of Object.values(service.methods)) {
+    const requestType = `${pkg}.${method.requestType}`;
+    const responseType = `${pkg}.${method.responseType}`;
+    methods.push({ name: method.name, requestType, responseType });
+    definition[method.name] = {
+      path: `/${serviceName}/${method.name}`,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (value: Msg) => encode(requestType, value),
+      requestDeserialize: (buffer: Buffer) => decode(requestType, buffer),
+      responseSerialize: (value: Msg) => encode(responseType, value),
+      responseDeserialize: (buffer: Buffer) => decode(responseType, buffer),
+    };
+  }
+  return { definition, methods };
+}
+
+export function timestamp(ms: number): Msg {
+  return { seconds: Math.floor(ms / 1000), nanos: Math.round((ms % 1000) * 1e6) };
+}
+
+export function fromTimestamp(ts: Msg | undefined | null): number | undefined {
+  if (!ts) return undefined;
+  return Number(ts.seconds ?? 0) * 1000 + Math.floor(Number(ts.nanos ?? 0) / 1e6);
+}
+
+/** A google.protobuf.Duration as milliseconds; 0 when unset. */
+export function durationMs(d: Msg | undefined | null): number {
+  if (!d) return 0;
+  return Number(d.seconds ?? 0) * 1000 + Math.floor(Number(d.nanos ?? 0) / 1e6);
+}
+
+export function duration(ms: number): Msg {
+  return { seconds: Math.floor(ms / 1000), nanos: Math.round((ms % 1000) * 1e6) };
+}

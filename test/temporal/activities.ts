@@ -1,0 +1,4 @@
+// Activities for the embedded-server conformance tests.
+export async function greet(name: string): Promise<string> {
+  return `Hello, ${name}!`;
+}
