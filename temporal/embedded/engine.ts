@@ -1187,8 +1187,13 @@ export class Engine {
   private signalExternal(exec: Execution, completedId: number, a: Msg): void {
     const namespace = a.namespace || exec.namespace;
     const initiated = this.appendEvent(exec, ET.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, 'signalExternalWorkflowExecutionInitiatedEventAttributes', {
-      ...a,
       namespace,
+      workflowExecution: a.execution,
+      signalName: a.signalName,
+      input: a.input,
+      control: a.control,
+      childWorkflowOnly: a.childWorkflowOnly,
+      header: a.header,
       workflowTaskCompletedEventId: completedId,
     });
     const initiatedEventId = initiated.eventId;
@@ -1219,15 +1224,18 @@ export class Engine {
 
   private cancelExternal(exec: Execution, completedId: number, a: Msg): void {
     const namespace = a.namespace || exec.namespace;
+    const execution = { workflowId: a.workflowId, runId: a.runId || undefined };
     const initiated = this.appendEvent(exec, ET.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, 'requestCancelExternalWorkflowExecutionInitiatedEventAttributes', {
-      ...a,
       namespace,
+      workflowExecution: execution,
+      control: a.control,
+      childWorkflowOnly: a.childWorkflowOnly,
+      reason: a.reason,
       workflowTaskCompletedEventId: completedId,
     });
     const initiatedEventId = initiated.eventId;
     queueMicrotask(() => {
       if (exec.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING) return;
-      const execution = { workflowId: a.execution?.workflowId, runId: a.execution?.runId };
       try {
         const target = this.lookup(namespace, execution.workflowId, execution.runId);
         this.requestCancel(target, a.reason, 'forlop-embedded-temporal', { initiatedEventId, namespace: exec.namespace, execution: { workflowId: exec.workflowId, runId: exec.runId } });

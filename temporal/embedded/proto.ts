@@ -48,6 +48,8 @@ export function unpackAny(any: Msg | undefined): { typeName: string; value: Msg 
   return { typeName, value: decode(typeName, Buffer.from(any.value ?? [])) };
 }
 
+export const MALFORMED = '__forlopMalformedRequest';
+
 export type UnaryHandler = (request: Msg, call: grpc.ServerUnaryCall<Msg, Msg>) => Promise<Msg>;
 
 /**
@@ -57,19 +59,27 @@ export type UnaryHandler = (request: Msg, call: grpc.ServerUnaryCall<Msg, Msg>) 
  */
 export function serviceDefinition(serviceName: string): { definition: grpc.ServiceDefinition; methods: { name: string; requestType: string; responseType: string }[] } {
   const service = root.lookupService(serviceName);
-  const pkg = serviceName.slice(0, serviceName.lastIndexOf('.'));
+  service.resolveAll();
   const definition: Record<string, grpc.MethodDefinition<Msg, Msg>> = {};
   const methods = [];
   for (const method of Object.values(service.methods)) {
-    const requestType = `${pkg}.${method.requestType}`;
-    const responseType = `${pkg}.${method.responseType}`;
+    const requestType = method.resolvedRequestType!.fullName.replace(/^\./, '');
+    const responseType = method.resolvedResponseType!.fullName.replace(/^\./, '');
     methods.push({ name: method.name, requestType, responseType });
     definition[method.name] = {
       path: `/${serviceName}/${method.name}`,
       requestStream: false,
       responseStream: false,
       requestSerialize: (value: Msg) => encode(requestType, value),
-      requestDeserialize: (buffer: Buffer) => decode(requestType, buffer),
+      // A body that does not decode becomes a marker the handler answers with INVALID_ARGUMENT
+      // (grpc-js would otherwise answer INTERNAL).
+      requestDeserialize: (buffer: Buffer) => {
+        try {
+          return decode(requestType, buffer);
+        } catch (error) {
+          return { [MALFORMED]: `malformed ${method.name} request: ${error instanceof Error ? error.message : String(error)}` };
+        }
+      },
       responseSerialize: (value: Msg) => encode(responseType, value),
       responseDeserialize: (buffer: Buffer) => decode(responseType, buffer),
     };

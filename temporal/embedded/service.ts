@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { AlreadyStarted, SYSTEM_SEARCH_ATTRIBUTES, type Engine } from './engine';
 import { invalidArgument, notFound, RpcError } from './errors';
 import type { Execution } from './model';
-import { durationMs, encode, enums, serviceDefinition, timestamp, type Msg, type UnaryHandler } from './proto';
+import { durationMs, encode, enums, MALFORMED, serviceDefinition, timestamp, type Msg, type UnaryHandler } from './proto';
 import type { Storage } from './storage';
 import { matches, parseQuery, sortValue, type Row, type Value } from './visibility';
 
@@ -181,13 +181,14 @@ export function buildServices(engine: Engine, storage: Storage): { definition: g
     async SignalWithStartWorkflowExecution(req) {
       const runs = engine.runs.get(`${req.namespace || 'default'}/${req.workflowId}`);
       const latest = runs && engine.executions.get(`${req.namespace || 'default'}/${req.workflowId}/${runs[runs.length - 1]}`);
+      const signal = { signalName: req.signalName, input: req.signalInput, header: req.header, identity: req.identity };
       if (latest && latest.status === WS.WORKFLOW_EXECUTION_STATUS_RUNNING) {
-        engine.signal(latest, req);
+        engine.signal(latest, signal);
         await commit();
         return { runId: latest.runId, started: false };
       }
       const { exec } = engine.startWorkflow({ ...req, workflowIdConflictPolicy: enums.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_FAIL });
-      engine.signal(exec, req);
+      engine.signal(exec, signal);
       engine.kickOff(exec);
       await commit();
       return { runId: exec.runId, started: true };
@@ -493,14 +494,18 @@ function bind(serviceName: string, handlers: Handlers) {
         callback({ code: grpc.status.UNIMPLEMENTED, details: `unknown method ${method.name} for service ${serviceName}: not supported by Forløp's embedded Temporal server` });
         return;
       }
-      let request: Msg;
-      try {
-        request = call.request ?? {};
-      } catch (error) {
-        callback({ code: grpc.status.INVALID_ARGUMENT, details: `malformed request: ${String(error)}` });
+      const request: Msg = call.request ?? {};
+      if (request[MALFORMED]) {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: request[MALFORMED] });
         return;
       }
-      handler(request, call).then(
+      let result: Promise<Msg>;
+      try {
+        result = handler(request, call);
+      } catch (error) {
+        result = Promise.reject(error);
+      }
+      result.then(
         (response) => callback(null, response),
         (error) => callback(toServiceError(error)),
       );
