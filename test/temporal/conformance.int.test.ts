@@ -4,7 +4,7 @@
  * produced replayed with Worker.runReplayHistories at the end.
  */
 import { randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, WorkflowFailedError, WorkflowNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowFailedError, WorkflowNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { status } from '@grpc/grpc-js';
 import { createTestEnvironment, type EmbeddedTestEnvironment } from '../../temporal/embedded/test-env';
