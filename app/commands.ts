@@ -8,6 +8,10 @@ export const commands: Record<string, { summary: string; load: () => Command }> 
     summary: 'print the version',
     load: () => async () => console.log((require('../package.json') as { version: string }).version),
   },
+  start: {
+    summary: 'run Forløp on embedded defaults (npm start); configuration in docs/configuration.md',
+    load: () => (require('./start-command') as typeof import('./start-command')).startCommand,
+  },
   temporal: {
     summary: 'run the embedded Temporal server (--port 7233 --ip 127.0.0.1 --namespace x --time-skipping)',
     load: () => (require('./temporal-command') as typeof import('./temporal-command')).temporalCommand,
