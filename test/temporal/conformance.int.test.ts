@@ -210,6 +210,46 @@ describe('workflows, activities and messages', () => {
     expect(history.events?.some((e) => e.workflowTaskFailedEventAttributes?.cause === 1)).toBe(true); // UNHANDLED_COMMAND
   });
 
+  it('records a failed workflow task and retries it', async () => {
+    const handle = await env.client.workflow.start('brokenTask', { taskQueue, workflowId: id('broken-task') });
+    let failures = 0;
+    let attempt = 0;
+    for (let i = 0; i < 200 && (failures < 1 || attempt < 2); i++) {
+      const history = await handle.fetchHistory();
+      failures = history.events?.filter((e) => e.workflowTaskFailedEventAttributes).length ?? 0;
+      const d = await env.client.workflowService.describeWorkflowExecution({ namespace: 'default', execution: { workflowId: handle.workflowId } });
+      attempt = d.pendingWorkflowTask?.attempt ?? 0;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The core reports the first failure; later attempts are retried by the server (and time out if the worker stays silent).
+    expect(failures).toBe(1);
+    expect(attempt).toBeGreaterThanOrEqual(2);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    await handle.terminate('test over');
+  });
+
+  it('falls back from a dead sticky queue to the normal queue after the schedule-to-start timeout', async () => {
+    const stickyQueue = 'sticky-fallback';
+    const first = await Worker.create({ connection: env.nativeConnection, taskQueue: stickyQueue, workflowsPath, activities, stickyQueueScheduleToStartTimeout: '500ms' });
+    const handle = await first.runUntil(async () => {
+      const h = await env.client.workflow.start('counter', { taskQueue: stickyQueue, workflowId: id('sticky') });
+      await h.signal('bump', 1);
+      expect(await h.query('count')).toBe(1);
+      return h;
+    });
+    // The first worker is gone; its sticky queue has no poller. The next task must reach this one.
+    const second = await Worker.create({ connection: env.nativeConnection, taskQueue: stickyQueue, workflowsPath, activities });
+    const result = await second.runUntil(async () => {
+      await handle.signal('bump', 2);
+      await handle.signal('done');
+      return handle.result();
+    });
+    expect(result).toBe(3);
+    const history = await handle.fetchHistory();
+    const scheduledOn = history.events?.filter((e) => e.workflowTaskScheduledEventAttributes).map((e) => e.workflowTaskScheduledEventAttributes!.taskQueue!.kind);
+    expect(scheduledOn).toContain(2); // TASK_QUEUE_KIND_STICKY was used while the first worker lived
+  });
+
   it('sleeps 3 years with monthly timers in virtual time', async () => {
     const before = await env.currentTimeMs();
     const result = await env.client.workflow.execute('monthlyFor3Years', { taskQueue, workflowId: id('three-years') });

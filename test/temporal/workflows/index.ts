@@ -228,3 +228,8 @@ function performanceNow(): number {
   ticks++;
   return ticks / 20_000;
 }
+
+/** Fails its workflow task (a plain Error is a task failure, not a workflow failure) until terminated. */
+export async function brokenTask(): Promise<void> {
+  throw new Error('a bug in workflow code: the task fails and is retried');
+}
