@@ -414,7 +414,10 @@ export class Engine {
     return exec;
   }
 
-  completeWorkflowTask(req: Msg): void {
+  /** Activity tasks handed straight back to a completing worker that reserved slots (eager dispatch). */
+  private eagerTasks: Msg[] | undefined;
+
+  completeWorkflowTask(req: Msg): { activityTasks: Msg[] } {
     const exec = this.workflowTaskFromToken(req.taskToken);
     const commands: Msg[] = req.commands ?? [];
     const terminal = commands.find((c) => TERMINAL_COMMANDS.has(c.commandType));
@@ -444,7 +447,8 @@ export class Engine {
     const messages: Msg[] = req.messages ?? [];
     const byId = new Map(messages.map((m) => [m.id, m]));
     const handled = new Set<string>();
-    const ctx = { exec, completedId: completed.eventId, closed: false };
+    const ctx = { exec, completedId: completed.eventId, closed: false, identity: String(req.identity ?? '') };
+    this.eagerTasks = [];
     for (const command of commands) {
       if (exec.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING) break;
       if (command.commandType === CT.COMMAND_TYPE_PROTOCOL_MESSAGE) {
@@ -472,6 +476,9 @@ export class Engine {
     }
     this.requeueQueries(exec, taskQueries);
     this.touch(exec);
+    const activityTasks = exec.status === WS.WORKFLOW_EXECUTION_STATUS_RUNNING ? this.eagerTasks : [];
+    this.eagerTasks = undefined;
+    return { activityTasks };
   }
 
   failWorkflowTask(req: Msg): void {
@@ -523,11 +530,11 @@ export class Engine {
 
   // ---------------------------------------------------------------- commands
 
-  private applyCommand(ctx: { exec: Execution; completedId: number; closed: boolean }, command: Msg): void {
+  private applyCommand(ctx: { exec: Execution; completedId: number; closed: boolean; identity: string }, command: Msg): void {
     const { exec, completedId } = ctx;
     switch (command.commandType) {
       case CT.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
-        return this.scheduleActivity(exec, completedId, command.scheduleActivityTaskCommandAttributes ?? {});
+        return this.scheduleActivity(exec, completedId, command.scheduleActivityTaskCommandAttributes ?? {}, ctx.identity);
       case CT.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
         return this.requestCancelActivity(exec, completedId, Number(command.requestCancelActivityTaskCommandAttributes?.scheduledEventId));
       case CT.COMMAND_TYPE_START_TIMER: {
@@ -621,7 +628,7 @@ export class Engine {
 
   // ---------------------------------------------------------------- activities
 
-  private scheduleActivity(exec: Execution, completedId: number, a: Msg): void {
+  private scheduleActivity(exec: Execution, completedId: number, a: Msg, identity: string): void {
     if (!a.activityId || !a.activityType?.name) throw invalidArgument('ScheduleActivityTask needs an activity id and type');
     const taskQueue = a.taskQueue?.name || exec.taskQueue;
     let scheduleToCloseMs = durationMs(a.scheduleToCloseTimeout);
@@ -672,6 +679,14 @@ export class Engine {
     exec.activities[ev.eventId] = activity;
     if (scheduleToCloseMs > 0) {
       this.schedule(`act-s2c/${exec.key}/${ev.eventId}`, now + scheduleToCloseMs, () => this.timeOutActivity(exec, activity, enums.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE));
+    }
+    if (a.requestEagerExecution && taskQueue === exec.taskQueue && this.eagerTasks) {
+      // The completing worker reserved a slot: hand the task back in the response, no poll needed.
+      const task = this.claimActivityTask({ key: exec.key, scheduledEventId: ev.eventId, seq: activity.seq }, identity);
+      if (task) {
+        this.eagerTasks.push(task);
+        return;
+      }
     }
     this.dispatchActivity(exec, activity);
   }

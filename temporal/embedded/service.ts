@@ -292,11 +292,10 @@ export function buildServices(engine: Engine, storage: Storage): { definition: g
     },
     async RespondWorkflowTaskCompleted(req) {
       try {
-        engine.completeWorkflowTask(req);
+        return engine.completeWorkflowTask(req);
       } finally {
         await commit();
       }
-      return {};
     },
     async RespondWorkflowTaskFailed(req) {
       engine.failWorkflowTask(req);
