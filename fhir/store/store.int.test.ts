@@ -1,0 +1,132 @@
+/**
+ * The FHIR store against PGlite, and against a PostgreSQL server when
+ * FORLOP_TEST_DATABASE_URL is set (.ci/run starts one).
+ */
+import type { Bundle, Patient, Task } from '@medplum/fhirtypes';
+import { OperationOutcomeError } from '../outcome';
+import { SYSTEMS } from '../norwegian-identifiers';
+import { FhirStore, openPglite, openPostgres } from './index';
+
+const backends: [string, () => Promise<FhirStore>][] = [['PGlite', async () => FhirStore.open(await openPglite())]];
+if (process.env.FORLOP_TEST_DATABASE_URL) {
+  backends.push([
+    'PostgreSQL',
+    async () => {
+      const db = await openPostgres(process.env.FORLOP_TEST_DATABASE_URL!);
+      await db.query('DROP SCHEMA IF EXISTS fhir CASCADE');
+      return FhirStore.open(db);
+    },
+  ]);
+}
+
+const mother: Patient = { resourceType: 'Patient', identifier: [{ system: SYSTEMS.fnr, value: '01019000083' }], birthDate: '1990-01-01' };
+const task = (patientId: string, overrides: Partial<Task> = {}): Task => ({
+  resourceType: 'Task',
+  status: 'requested',
+  intent: 'order',
+  for: { reference: `Patient/${patientId}` },
+  requester: { reference: 'Organization/helsestasjon' },
+  owner: { reference: 'Organization/familieambulatorium' },
+  authoredOn: '2026-03-30T09:00:00Z',
+  ...overrides,
+});
+
+async function outcomeOf(p: Promise<unknown>): Promise<{ status: number; texts: (string | undefined)[]; expressions: (string | undefined)[] }> {
+  try {
+    await p;
+  } catch (error) {
+    if (error instanceof OperationOutcomeError) return { status: error.status, texts: error.outcome.issue!.map((i) => i.details?.text), expressions: error.outcome.issue!.map((i) => i.expression?.[0]) };
+    throw error;
+  }
+  throw new Error('expected an OperationOutcomeError');
+}
+
+describe.each(backends)('FHIR store on %s', (_name, open) => {
+  let store: FhirStore;
+  beforeAll(async () => {
+    store = await open();
+  });
+  afterAll(async () => store?.close());
+
+  it('creates, reads, versions, updates with If-Match, deletes softly and keeps history', async () => {
+    const created = await store.create(mother);
+    expect(created.meta?.versionId).toBe('1');
+    expect(await store.read('Patient', created.id!)).toEqual(created);
+    const updated = await store.update({ ...created, birthDate: '1990-01-02' }, { ifMatch: 'W/"1"' });
+    expect(updated.meta?.versionId).toBe('2');
+    expect(await outcomeOf(store.update({ ...created, birthDate: '1990-01-03' }, { ifMatch: 'W/"1"' }))).toEqual({
+      status: 412,
+      texts: [`Version mismatch: If-Match W/"1" but Patient/${created.id} is at version 2`],
+      expressions: [undefined],
+    });
+    expect((await store.vread<Patient>('Patient', created.id!, '1')).birthDate).toBe('1990-01-01');
+    await store.delete('Patient', created.id!);
+    expect((await outcomeOf(store.read('Patient', created.id!))).status).toBe(410);
+    expect((await store.history('Patient', created.id!)).map((h) => [h.versionId, h.deleted])).toEqual([
+      [3, true],
+      [2, false],
+      [1, false],
+    ]);
+    expect((await outcomeOf(store.read('Patient', 'nope'))).status).toBe(404);
+  });
+
+  it('stores nothing when a resource is invalid', async () => {
+    const before = await store.search('Task', { _total: 'accurate' });
+    expect(await outcomeOf(store.create(task('x', { status: 'bogus' as Task['status'] })))).toMatchObject({ status: 422, expressions: ['Task.status'] });
+    expect((await store.search('Task', { _total: 'accurate' })).total).toBe(before.total);
+  });
+
+  it('lets exactly one of two concurrent updates with the same If-Match win', async () => {
+    const t = await store.create(task('p1'));
+    const results = await Promise.allSettled([
+      store.update({ ...t, status: 'received' }, { ifMatch: 'W/"1"' }),
+      store.update({ ...t, status: 'accepted' }, { ifMatch: 'W/"1"' }),
+    ]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect((rejected.reason as OperationOutcomeError).status).toBe(412);
+  });
+
+  it('runs a transaction atomically and resolves urn:uuid references', async () => {
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { fullUrl: 'urn:uuid:11111111-1111-4111-8111-111111111111', resource: { ...mother, birthDate: '1991-05-05' }, request: { method: 'POST', url: 'Patient' } },
+        { resource: task('placeholder', { for: { reference: 'urn:uuid:11111111-1111-4111-8111-111111111111' } }), request: { method: 'POST', url: 'Task' } },
+      ],
+    };
+    const response = await store.transaction(bundle);
+    const patientId = response.entry![0].resource!.id;
+    expect((response.entry![1].resource as Task).for?.reference).toBe(`Patient/${patientId}`);
+    expect((await store.search('Task', { patient: `Patient/${patientId}` })).resources).toHaveLength(1);
+
+    const bad: Bundle = { ...bundle, entry: [{ ...bundle.entry![0], resource: { ...mother, birthDate: '1992-02-02' } }, { ...bundle.entry![1], resource: task('p', { status: 'bogus' as Task['status'] }) }] };
+    const failure = await outcomeOf(store.transaction(bad));
+    expect(failure.status).toBe(422);
+    expect(failure.expressions).toEqual(['Bundle.entry[1].resource.status']);
+    expect((await store.search('Patient', { _total: 'accurate', _count: '0' })).total).toBe(1); // only the first bundle's Patient: the bad bundle's was not stored
+  });
+
+  it('searches by identifier, reference, token and date with prefixes, and refuses unknown parameters', async () => {
+    const p = await store.create({ ...mother, identifier: [{ system: SYSTEMS.dnr, value: '41019000077' }] });
+    const a = await store.create(task(p.id!, { status: 'requested', authoredOn: '2026-04-01T10:00:00Z' }));
+    const b = await store.create(task(p.id!, { status: 'accepted', authoredOn: '2026-04-20T10:00:00Z' }));
+    const ids = async (type: string, params: Record<string, string>) => (await store.search(type, params)).resources.map((r) => r.id).sort();
+    expect(await ids('Patient', { identifier: `${SYSTEMS.dnr}|41019000077` })).toEqual([p.id]);
+    expect(await ids('Task', { patient: `Patient/${p.id}` })).toEqual([a.id, b.id].sort());
+    expect(await ids('Task', { patient: `Patient/${p.id}`, status: 'accepted' })).toEqual([b.id]);
+    expect(await ids('Task', { patient: `Patient/${p.id}`, 'authored-on': 'lt2026-04-10' })).toEqual([a.id]);
+    expect(await ids('Task', { patient: `Patient/${p.id}`, 'authored-on': 'ge2026-04-20' })).toEqual([b.id]);
+    expect(await ids('Task', { patient: `Patient/${p.id}`, 'authored-on': '2026-04' })).toEqual([a.id, b.id].sort());
+    expect(await ids('Task', { owner: 'Organization/familieambulatorium', _id: `${a.id}` })).toEqual([a.id]);
+    expect(await outcomeOf(store.search('Task', { colour: 'red' }))).toEqual({
+      status: 400,
+      texts: ["Unsupported search parameter 'colour' for Task; see GET /fhir/metadata for the supported ones"],
+      expressions: ['colour'],
+    });
+    const page = await store.search('Task', { patient: `Patient/${p.id}`, _count: '1', _total: 'accurate' });
+    expect(page.resources).toHaveLength(1);
+    expect(page.total).toBe(2);
+  });
+});

@@ -1,0 +1,296 @@
+/**
+ * The FHIR resource store on PostgreSQL: versioned resources with history,
+ * optimistic locking, soft delete, atomic transactions and search over the
+ * indexed parameters. Every write is validated first; a failure changes
+ * nothing. (https://hl7.org/fhir/R4/http.html)
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import { badRequest, conflict, gone, notFound, OperationOutcomeError, preconditionFailed } from '../outcome';
+import { assertValidResource } from '../validate';
+import type { Db, Queryable } from './db';
+import { indexRows, dateRange } from './indexing';
+import { migrate } from './migrations';
+import { paramFor } from './search-parameters';
+
+export interface WriteOptions {
+  /** Expected current version (If-Match: W/"n"); a mismatch is 412. */
+  ifMatch?: string;
+}
+
+export interface SearchResult {
+  resources: Resource[];
+  total?: number;
+  offset: number;
+  count: number;
+}
+
+type Row = { content: Resource; deleted: boolean; version_id: number; last_updated: string | Date };
+
+const MAX_COUNT = 1000;
+
+function versionOf(ifMatch: string): number {
+  const m = /^(?:W\/)?"?(\d+)"?$/.exec(ifMatch.trim());
+  if (!m) throw new OperationOutcomeError(badRequest(`If-Match must be an ETag such as W/"3", got '${ifMatch}'`), 400);
+  return Number(m[1]);
+}
+
+export class FhirStore {
+  private constructor(private readonly db: Db) {}
+
+  static async open(db: Db): Promise<FhirStore> {
+    await migrate(db);
+    return new FhirStore(db);
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  async create<T extends Resource>(resource: T): Promise<T> {
+    return this.db.transaction((tx) => this.createIn(tx, resource));
+  }
+
+  async read<T extends Resource>(resourceType: string, id: string): Promise<T> {
+    const { rows } = await this.db.query<Row>('SELECT content, deleted FROM fhir.resource WHERE resource_type = $1 AND id = $2', [resourceType, id]);
+    if (rows.length === 0) throw new OperationOutcomeError(notFound(`${resourceType}/${id} not found`));
+    if (rows[0].deleted) throw new OperationOutcomeError(gone(`${resourceType}/${id} was deleted`));
+    return rows[0].content as T;
+  }
+
+  async vread<T extends Resource>(resourceType: string, id: string, versionId: string): Promise<T> {
+    const { rows } = await this.db.query<Row>('SELECT content, deleted FROM fhir.resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3', [resourceType, id, Number(versionId) || -1]);
+    if (rows.length === 0) throw new OperationOutcomeError(notFound(`${resourceType}/${id}/_history/${versionId} not found`));
+    if (rows[0].deleted) throw new OperationOutcomeError(gone(`${resourceType}/${id} version ${versionId} is a deletion`));
+    return rows[0].content as T;
+  }
+
+  async update<T extends Resource>(resource: T, options: WriteOptions = {}): Promise<T> {
+    return this.db.transaction((tx) => this.updateIn(tx, resource, options));
+  }
+
+  async delete(resourceType: string, id: string, options: WriteOptions = {}): Promise<void> {
+    await this.db.transaction((tx) => this.deleteIn(tx, resourceType, id, options));
+  }
+
+  /** Versions of one resource, newest first (deletions included as entries without a resource). */
+  async history(resourceType: string, id: string): Promise<{ versionId: number; deleted: boolean; resource: Resource; lastUpdated: string }[]> {
+    const { rows } = await this.db.query<Row>(
+      'SELECT content, deleted, version_id, last_updated FROM fhir.resource_history WHERE resource_type = $1 AND id = $2 ORDER BY version_id DESC',
+      [resourceType, id],
+    );
+    if (rows.length === 0) throw new OperationOutcomeError(notFound(`${resourceType}/${id} not found`));
+    return rows.map((r) => ({ versionId: r.version_id, deleted: r.deleted, resource: r.content, lastUpdated: new Date(r.last_updated).toISOString() }));
+  }
+
+  /**
+   * Searches one resource type. Parameters are FHIR search parameters
+   * (https://hl7.org/fhir/R4/search.html); an unsupported one is a 400,
+   * never a silently ignored filter.
+   */
+  async search(resourceType: string, params: Record<string, string | string[]>): Promise<SearchResult> {
+    const where: string[] = ['r.resource_type = $1', 'NOT r.deleted'];
+    const values: unknown[] = [resourceType];
+    const add = (v: unknown) => {
+      values.push(v);
+      return `$${values.length}`;
+    };
+    let count = 20;
+    let offset = 0;
+    let order = 'r.last_updated DESC, r.id';
+    let total = false;
+    for (const [key, raw] of Object.entries(params)) {
+      const list = Array.isArray(raw) ? raw : [raw];
+      const [name, modifier] = key.split(':');
+      for (const value of list) {
+        if (name === '_count') count = Math.min(MAX_COUNT, Math.max(0, Number(value) || 0));
+        else if (name === '_offset') offset = Math.max(0, Number(value) || 0);
+        else if (name === '_total') total = value === 'accurate';
+        else if (name === '_sort') {
+          if (value === '_lastUpdated') order = 'r.last_updated ASC, r.id';
+          else if (value === '-_lastUpdated') order = 'r.last_updated DESC, r.id';
+          else throw new OperationOutcomeError(badRequest(`Unsupported _sort '${value}': use _lastUpdated or -_lastUpdated`, '_sort'), 400);
+        } else if (name === '_id') where.push(`r.id = ANY(${add(value.split(','))})`);
+        else if (name === '_lastUpdated') where.push(dateCondition('r.last_updated', 'r.last_updated', value, add, '_lastUpdated'));
+        else {
+          const param = paramFor(resourceType, name);
+          if (!param || (modifier && !(param.type === 'reference' && /^[A-Z]/.test(modifier)))) {
+            throw new OperationOutcomeError(badRequest(`Unsupported search parameter '${key}' for ${resourceType}; see GET /fhir/metadata for the supported ones`, key), 400);
+          }
+          if (param.type === 'token') {
+            const alternatives = value.split(',').map((v) => {
+              const bar = v.indexOf('|');
+              if (bar < 0) return `t.code = ${add(v)}`;
+              const system = v.slice(0, bar);
+              const code = v.slice(bar + 1);
+              if (!code) return `t.system = ${add(system)}`;
+              return system ? `(t.system = ${add(system)} AND t.code = ${add(code)})` : `(t.system IS NULL AND t.code = ${add(code)})`;
+            });
+            where.push(`EXISTS (SELECT 1 FROM fhir.token_index t WHERE t.resource_type = r.resource_type AND t.id = r.id AND t.param = ${add(name)} AND (${alternatives.join(' OR ')}))`);
+          } else if (param.type === 'reference' || param.type === 'uri') {
+            const targets = value.split(',').map((v) => (modifier && !v.includes('/') ? `${modifier}/${v}` : v));
+            where.push(`EXISTS (SELECT 1 FROM fhir.reference_index x WHERE x.resource_type = r.resource_type AND x.id = r.id AND x.param = ${add(name)} AND x.target = ANY(${add(targets)}))`);
+          } else {
+            where.push(`EXISTS (SELECT 1 FROM fhir.date_index d WHERE d.resource_type = r.resource_type AND d.id = r.id AND d.param = ${add(name)} AND ${dateCondition("COALESCE(d.low, '-infinity'::timestamptz)", "COALESCE(d.high, 'infinity'::timestamptz)", value, add, name)})`);
+          }
+        }
+      }
+    }
+    const whereSql = where.join(' AND ');
+    const { rows } = await this.db.query<Row>(`SELECT r.content FROM fhir.resource r WHERE ${whereSql} ORDER BY ${order} LIMIT ${count} OFFSET ${offset}`, values);
+    let totalCount: number | undefined;
+    if (total) {
+      const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir.resource r WHERE ${whereSql}`, values);
+      totalCount = Number(counted.rows[0].n);
+    }
+    return { resources: rows.map((r) => r.content), total: totalCount, offset, count };
+  }
+
+  /**
+   * A transaction Bundle (https://hl7.org/fhir/R4/http.html#transaction):
+   * urn:uuid references between entries are resolved to the ids assigned,
+   * and either every entry is stored or none is.
+   */
+  async transaction(bundle: Bundle): Promise<Bundle> {
+    if (bundle.resourceType !== 'Bundle' || bundle.type !== 'transaction') {
+      throw new OperationOutcomeError(badRequest("Expected a Bundle of type 'transaction'", 'Bundle.type'), 400);
+    }
+    const entries = bundle.entry ?? [];
+    const ids = new Map<string, string>();
+    for (const [i, entry] of entries.entries()) {
+      if (entry.request?.method === 'POST' && entry.fullUrl?.startsWith('urn:uuid:') && entry.resource) ids.set(entry.fullUrl, `${entry.resource.resourceType}/${randomUUID()}`);
+      if (!entry.request?.method || !entry.request.url) throw new OperationOutcomeError(badRequest('Every transaction entry needs request.method and request.url', `Bundle.entry[${i}].request`), 400);
+    }
+    const resolve = (value: unknown): unknown => {
+      if (typeof value === 'string') return ids.get(value) ?? value;
+      if (Array.isArray(value)) return value.map(resolve);
+      if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
+      return value;
+    };
+    return this.db.transaction(async (tx) => {
+      const responses: BundleEntry[] = [];
+      for (const [i, entry] of entries.entries()) {
+        const method = entry.request!.method;
+        try {
+          const resource = entry.resource ? (resolve(entry.resource) as Resource) : undefined;
+          if (method === 'POST') {
+            const assigned = entry.fullUrl ? ids.get(entry.fullUrl) : undefined;
+            const stored = await this.createIn(tx, { ...resource!, id: assigned?.split('/')[1] }, Boolean(assigned));
+            responses.push({ resource: stored, response: { status: '201 Created', location: `${stored.resourceType}/${stored.id}/_history/${stored.meta?.versionId}` } });
+          } else if (method === 'PUT') {
+            const stored = await this.updateIn(tx, resource!, { ifMatch: entry.request!.ifMatch });
+            responses.push({ resource: stored, response: { status: '200 OK', etag: `W/"${stored.meta?.versionId}"` } });
+          } else if (method === 'DELETE') {
+            const [type, id] = entry.request!.url.split('/');
+            await this.deleteIn(tx, type, id, {});
+            responses.push({ response: { status: '204 No Content' } });
+          } else {
+            throw new OperationOutcomeError(badRequest(`Transaction entries support POST, PUT and DELETE, not ${method}`, `Bundle.entry[${i}].request.method`), 400);
+          }
+        } catch (error) {
+          if (error instanceof OperationOutcomeError) {
+            // Name the entry at fault; the whole transaction is rolled back.
+            const issues = (error.outcome.issue ?? []).map((issue) => ({ ...issue, expression: (issue.expression ?? ['']).map((e) => `Bundle.entry[${i}].resource${e ? `.${e.replace(/^[A-Za-z]+\.?/, '')}` : ''}`.replace(/\.$/, '')) }));
+            throw new OperationOutcomeError({ ...error.outcome, issue: issues }, error.status);
+          }
+          throw error;
+        }
+      }
+      return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
+    });
+  }
+
+  private async createIn<T extends Resource>(tx: Queryable, resource: T, keepId = false): Promise<T> {
+    const id = keepId && resource.id ? resource.id : randomUUID();
+    const stored = { ...resource, id, meta: { ...resource.meta, versionId: '1', lastUpdated: new Date().toISOString() } } as T;
+    assertValidResource(stored);
+    await this.writeVersion(tx, stored, 1, false, true);
+    return stored;
+  }
+
+  private async updateIn<T extends Resource>(tx: Queryable, resource: T, options: WriteOptions): Promise<T> {
+    if (!resource.id) throw new OperationOutcomeError(badRequest('An update needs the resource id', `${resource.resourceType}.id`), 400);
+    const { rows } = await tx.query<Row>('SELECT version_id, deleted FROM fhir.resource WHERE resource_type = $1 AND id = $2 FOR UPDATE', [resource.resourceType, resource.id]);
+    const current = rows[0];
+    if (options.ifMatch !== undefined) {
+      const expected = versionOf(options.ifMatch);
+      if (!current || current.version_id !== expected) {
+        throw new OperationOutcomeError(preconditionFailed(`Version mismatch: If-Match W/"${expected}" but ${resource.resourceType}/${resource.id} is at version ${current?.version_id ?? 'none'}`), 412);
+      }
+    }
+    const version = (current?.version_id ?? 0) + 1;
+    const stored = { ...resource, meta: { ...resource.meta, versionId: String(version), lastUpdated: new Date().toISOString() } } as T;
+    assertValidResource(stored);
+    await this.writeVersion(tx, stored, version, false, !current);
+    return stored;
+  }
+
+  private async deleteIn(tx: Queryable, resourceType: string, id: string, options: WriteOptions): Promise<void> {
+    const { rows } = await tx.query<Row>('SELECT version_id, deleted, content FROM fhir.resource WHERE resource_type = $1 AND id = $2 FOR UPDATE', [resourceType, id]);
+    const current = rows[0];
+    if (!current) throw new OperationOutcomeError(notFound(`${resourceType}/${id} not found`));
+    if (current.deleted) return;
+    if (options.ifMatch !== undefined && current.version_id !== versionOf(options.ifMatch)) {
+      throw new OperationOutcomeError(preconditionFailed(`Version mismatch: If-Match ${options.ifMatch} but ${resourceType}/${id} is at version ${current.version_id}`), 412);
+    }
+    const version = current.version_id + 1;
+    const tombstone = { ...current.content, meta: { ...current.content.meta, versionId: String(version), lastUpdated: new Date().toISOString() } } as Resource;
+    await this.writeVersion(tx, tombstone, version, true, false);
+  }
+
+  private async writeVersion(tx: Queryable, resource: Resource, version: number, deleted: boolean, insert: boolean): Promise<void> {
+    const { resourceType, id } = resource as Resource & { id: string };
+    const lastUpdated = resource.meta!.lastUpdated!;
+    if (insert) {
+      try {
+        await tx.query('INSERT INTO fhir.resource (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)', [resourceType, id, version, lastUpdated, deleted, resource]);
+      } catch (error) {
+        if (/duplicate key|unique/i.test(String(error))) throw new OperationOutcomeError(conflict(`${resourceType}/${id} already exists`), 409);
+        throw error;
+      }
+    } else {
+      await tx.query('UPDATE fhir.resource SET version_id = $3, last_updated = $4, deleted = $5, content = $6 WHERE resource_type = $1 AND id = $2', [resourceType, id, version, lastUpdated, deleted, resource]);
+    }
+    await tx.query('INSERT INTO fhir.resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)', [resourceType, id, version, lastUpdated, deleted, resource]);
+    for (const table of ['token_index', 'reference_index', 'date_index']) await tx.query(`DELETE FROM fhir.${table} WHERE resource_type = $1 AND id = $2`, [resourceType, id]);
+    if (deleted) return;
+    const rows = indexRows(resource);
+    for (const t of rows.tokens) await tx.query('INSERT INTO fhir.token_index VALUES ($1, $2, $3, $4, $5)', [resourceType, id, t.param, t.system, t.code]);
+    for (const r of rows.references) await tx.query('INSERT INTO fhir.reference_index VALUES ($1, $2, $3, $4)', [resourceType, id, r.param, r.target]);
+    for (const d of rows.dates) await tx.query('INSERT INTO fhir.date_index VALUES ($1, $2, $3, $4, $5)', [resourceType, id, d.param, d.low, d.high]);
+  }
+}
+
+/**
+ * A date search condition with FHIR prefixes (eq ne lt gt le ge sa eb; ap is
+ * treated as eq): the stored range [low, high] against the searched range.
+ */
+function dateCondition(low: string, high: string, value: string, add: (v: unknown) => string, name: string): string {
+  const m = /^(eq|ne|lt|gt|le|ge|sa|eb|ap)?(.+)$/.exec(value)!;
+  const prefix = m[1] ?? 'eq';
+  const range = dateRange(m[2]);
+  if (!range) throw new OperationOutcomeError(badRequest(`Invalid date '${m[2]}' for ${name}: use YYYY, YYYY-MM, YYYY-MM-DD or a dateTime, optionally prefixed by eq, ne, lt, gt, le, ge, sa, eb`, name), 400);
+  // Bind only the bounds a prefix uses: PostgreSQL refuses unused parameters.
+  const l = () => `${add(range.low)}::timestamptz`;
+  const h = () => `${add(range.high)}::timestamptz`;
+  switch (prefix) {
+    case 'eq':
+    case 'ap':
+      return `(${low} >= ${l()} AND ${high} <= ${h()})`;
+    case 'ne':
+      return `NOT (${low} >= ${l()} AND ${high} <= ${h()})`;
+    case 'lt':
+      return `${low} < ${l()}`;
+    case 'le':
+      return `${low} <= ${h()}`;
+    case 'gt':
+      return `${high} > ${h()}`;
+    case 'ge':
+      return `${high} >= ${l()}`;
+    case 'sa':
+      return `${low} > ${h()}`;
+    case 'eb':
+      return `${high} < ${l()}`;
+  }
+  return 'false';
+}
