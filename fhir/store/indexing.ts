@@ -45,7 +45,9 @@ export function indexRows(resource: Resource): IndexRows {
         if (typeof value === 'string' || typeof value === 'boolean') rows.tokens.push({ param: param.code, system: null, code: String(value) });
         else if (value && typeof value === 'object') {
           const v = value as { system?: string; value?: string; code?: string; coding?: { system?: string; code?: string }[] };
-          if (v.coding) for (const c of v.coding) c.code && rows.tokens.push({ param: param.code, system: c.system ?? null, code: c.code });
+          if (v.coding) {
+            for (const c of v.coding) if (c.code) rows.tokens.push({ param: param.code, system: c.system ?? null, code: c.code });
+          }
           else if (v.value) rows.tokens.push({ param: param.code, system: v.system ?? null, code: v.value });
           else if (v.code) rows.tokens.push({ param: param.code, system: v.system ?? null, code: v.code });
         }
