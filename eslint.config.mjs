@@ -9,7 +9,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'data/', 'coverage/', 'jest.config.js', 'bin/'] },
+  { ignores: ['node_modules/', 'dist/', 'data/', 'coverage/', 'tmp/', 'jest.config.js', 'bin/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
