@@ -7,6 +7,7 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { issue, OperationOutcomeError, unprocessable } from '../outcome';
 import { schemaIssues } from './json-schema';
 import { norwegianIssues } from './norwegian';
+import { referenceIssues } from './references';
 import { structureIssues } from './structure';
 
 export { isKnownResourceType, toFhirPath } from './json-schema';
@@ -20,7 +21,7 @@ export function validationIssues(resource: unknown): OperationOutcomeIssue[] {
   if (fromSchema.some((i) => i.details?.text?.startsWith('Unknown resource type'))) return fromSchema;
   const issues = [...fromSchema];
   const known = new Set(issues.map((i) => `${i.expression?.[0]}|${i.details?.text}`));
-  for (const i of [...structureIssues(r), ...norwegianIssues(r)]) {
+  for (const i of [...structureIssues(r), ...referenceIssues(r), ...norwegianIssues(r)]) {
     const key = `${i.expression?.[0]}|${i.details?.text}`;
     if (!known.has(key)) {
       known.add(key);

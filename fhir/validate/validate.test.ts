@@ -79,3 +79,13 @@ describe('validating resources', () => {
     expect((error as OperationOutcomeError).outcome.issue?.map((i) => i.expression?.[0])).toEqual(['Task.status', 'Task.requester.identifier.value']);
   });
 });
+
+describe('reference target types', () => {
+  it('refuses a reference to a type the element does not allow, also inside backbone elements', () => {
+    expect(summary({ ...task, owner: { reference: 'Task/t1' } })).toEqual([
+      ['error', 'structure', 'Task.owner', 'Invalid reference for Task.owner: Task is not one of Practitioner, PractitionerRole, Organization, CareTeam, HealthcareService, Patient, Device, RelatedPerson'],
+    ]);
+    const carePlan = { resourceType: 'CarePlan', status: 'active', intent: 'plan', subject: { reference: 'Patient/p1' }, activity: [{ detail: { status: 'scheduled', performer: [{ reference: 'Flag/f1' }] } }] };
+    expect(summary(carePlan).map((i) => i[2])).toEqual(['CarePlan.activity[0].detail.performer[0]']);
+  });
+});

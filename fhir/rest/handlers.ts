@@ -1,0 +1,168 @@
+/**
+ * FHIR REST interactions (https://hl7.org/fhir/R4/http.html) as plain
+ * functions over the store, independent of Express: each takes a parsed
+ * request and returns a status, a body and headers. The route table at the
+ * bottom maps method + path shape to a handler; server/fhir mounts it.
+ */
+import type { Bundle, CapabilityStatement, Resource } from '@medplum/fhirtypes';
+import { allOk, badRequest, methodNotAllowed, notFound, OperationOutcomeError } from '../outcome';
+import type { FhirStore } from '../store';
+import { paramsFor } from '../store/search-parameters';
+import { isKnownResourceType, validationIssues } from '../validate';
+
+export interface FhirRequest {
+  method: string;
+  /** Path below the FHIR base, without query: e.g. "Task/123/_history/2". */
+  path: string;
+  query: Record<string, string | string[]>;
+  body?: unknown;
+  headers: { ifMatch?: string; ifNoneExist?: string };
+  /** The FHIR base URL, for Location headers and paging links. */
+  baseUrl: string;
+}
+
+export interface FhirResponse {
+  status: number;
+  body?: Resource;
+  headers?: Record<string, string>;
+}
+
+/** The resource types this server accepts (the domain's, plus AuditEvent read-only by policy elsewhere). */
+export const RESOURCE_TYPES = [
+  'Patient', 'RelatedPerson', 'Organization', 'Practitioner', 'PractitionerRole', 'CarePlan', 'CareTeam', 'Encounter', 'EpisodeOfCare',
+  'ServiceRequest', 'Task', 'QuestionnaireResponse', 'Questionnaire', 'Observation', 'Consent', 'Communication', 'Flag', 'AuditEvent',
+  'PlanDefinition', 'ActivityDefinition', 'Subscription',
+] as const;
+
+function resourceHeaders(resource: Resource, baseUrl: string): Record<string, string> {
+  return {
+    ETag: `W/"${resource.meta?.versionId}"`,
+    'Last-Modified': new Date(resource.meta?.lastUpdated ?? Date.now()).toUTCString(),
+    Location: `${baseUrl}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`,
+  };
+}
+
+function checkType(type: string): void {
+  if (!(RESOURCE_TYPES as readonly string[]).includes(type)) {
+    throw new OperationOutcomeError(notFound(`Resource type '${type}' is not supported here; see GET /fhir/metadata`), 404);
+  }
+}
+
+function bodyResource(req: FhirRequest, type: string, id?: string): Resource {
+  const body = req.body as Resource | undefined;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new OperationOutcomeError(badRequest('The request body must be a FHIR resource (a JSON object)'), 400);
+  if (body.resourceType !== type) throw new OperationOutcomeError(badRequest(`The body is a ${String(body.resourceType)} but the URL names ${type}`, 'resourceType'), 400);
+  if (id !== undefined && body.id !== id) throw new OperationOutcomeError(badRequest(`The body's id '${body.id ?? ''}' does not match the URL's id '${id}'`, `${type}.id`), 400);
+  return body;
+}
+
+async function search(store: FhirStore, req: FhirRequest, type: string): Promise<FhirResponse> {
+  const result = await store.search(type, req.query);
+  const self = new URLSearchParams();
+  for (const [k, v] of Object.entries(req.query)) for (const one of Array.isArray(v) ? v : [v]) self.append(k, one);
+  const link = [{ relation: 'self', url: `${req.baseUrl}/${type}?${self}` }];
+  if (result.resources.length === result.count && result.count > 0) {
+    const next = new URLSearchParams(self);
+    next.set('_offset', String(result.offset + result.count));
+    link.push({ relation: 'next', url: `${req.baseUrl}/${type}?${next}` });
+  }
+  const bundle: Bundle = {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    ...(result.total === undefined ? {} : { total: result.total }),
+    link,
+    entry: result.resources.map((resource) => ({ fullUrl: `${req.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' } })),
+  };
+  return { status: 200, body: bundle };
+}
+
+export function capabilityStatement(baseUrl: string): CapabilityStatement {
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: '2026-11-23',
+    kind: 'instance',
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json'],
+    implementation: { description: 'Forløp FHIR API', url: baseUrl },
+    rest: [
+      {
+        mode: 'server',
+        interaction: [{ code: 'transaction' }],
+        resource: RESOURCE_TYPES.map((type) => ({
+          type,
+          versioning: 'versioned',
+          readHistory: true,
+          updateCreate: true,
+          conditionalCreate: false,
+          interaction: ['read', 'vread', 'update', 'delete', 'history-instance', 'create', 'search-type'].map((code) => ({ code: code as 'read' })),
+          searchParam: [
+            { name: '_id', type: 'token' as const },
+            { name: '_lastUpdated', type: 'date' as const },
+            ...paramsFor(type).map((p) => ({ name: p.code, type: p.type })),
+          ],
+        })),
+      },
+    ],
+  };
+}
+
+export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirResponse> {
+  const parts = req.path.split('/').filter(Boolean);
+  const [type, id, op, version] = parts;
+  const method = req.method.toUpperCase();
+
+  if (parts.length === 0) {
+    if (method !== 'POST') throw new OperationOutcomeError(methodNotAllowed(`Method ${method} is not allowed on the FHIR base; POST a transaction Bundle`), 405);
+    const bundle = req.body as Bundle;
+    if (bundle?.resourceType !== 'Bundle') throw new OperationOutcomeError(badRequest('POST to the base takes a Bundle of type transaction', 'resourceType'), 400);
+    return { status: 200, body: await store.transaction(bundle) };
+  }
+  if (type === 'metadata' && parts.length === 1 && method === 'GET') return { status: 200, body: capabilityStatement(req.baseUrl) };
+  if (!isKnownResourceType(type)) throw new OperationOutcomeError(notFound(`Unknown resource type '${type}'`), 404);
+  checkType(type);
+
+  if (parts.length === 1 && method === 'GET') return search(store, req, type);
+  if (parts.length === 2 && id === '_search' && method === 'POST') return search(store, req, type);
+  if (parts.length === 2 && id === '$validate' && method === 'POST') {
+    const issues = validationIssues(bodyResource(req, type));
+    return { status: 200, body: issues.length > 0 ? { resourceType: 'OperationOutcome', issue: issues } : allOk('Valid') };
+  }
+  if (parts.length === 1 && method === 'POST') {
+    const created = await store.create(bodyResource(req, type));
+    return { status: 201, body: created, headers: resourceHeaders(created, req.baseUrl) };
+  }
+  if (parts.length === 2 && method === 'GET') {
+    const resource = await store.read(type, id);
+    return { status: 200, body: resource, headers: resourceHeaders(resource, req.baseUrl) };
+  }
+  if (parts.length === 2 && method === 'PUT') {
+    const updated = await store.update(bodyResource(req, type, id), { ifMatch: req.headers.ifMatch });
+    const status = updated.meta?.versionId === '1' ? 201 : 200;
+    return { status, body: updated, headers: resourceHeaders(updated, req.baseUrl) };
+  }
+  if (parts.length === 2 && method === 'DELETE') {
+    await store.delete(type, id, { ifMatch: req.headers.ifMatch });
+    return { status: 204 };
+  }
+  if (parts.length === 3 && op === '_history' && method === 'GET') {
+    const versions = await store.history(type, id);
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'history',
+      total: versions.length,
+      entry: versions.map((v) => ({
+        fullUrl: `${req.baseUrl}/${type}/${id}`,
+        ...(v.deleted ? {} : { resource: v.resource }),
+        request: { method: v.deleted ? 'DELETE' : v.versionId === 1 ? 'POST' : 'PUT', url: v.versionId === 1 ? type : `${type}/${id}` },
+        response: { status: v.deleted ? '204' : v.versionId === 1 ? '201' : '200', lastModified: v.lastUpdated, etag: `W/"${v.versionId}"` },
+      })),
+    };
+    return { status: 200, body: bundle };
+  }
+  if (parts.length === 4 && op === '_history' && method === 'GET') {
+    const resource = await store.vread(type, id, version);
+    return { status: 200, body: resource, headers: resourceHeaders(resource, req.baseUrl) };
+  }
+  throw new OperationOutcomeError(methodNotAllowed(`Method ${method} is not allowed on ${req.path}`), 405);
+}

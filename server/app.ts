@@ -1,0 +1,67 @@
+/**
+ * The Express app: the FHIR API under /fhir (and, as they land, the
+ * coordinator API and the dashboard). Built by a factory with no side
+ * effects at import; authentication, authorisation and audit middleware are
+ * passed in and mounted before the routes.
+ */
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { handle, type FhirRequest } from '../fhir/rest/handlers';
+import { badRequest, OperationOutcomeError, serverError, statusOf, tooLarge, unsupportedMediaType } from '../fhir/outcome';
+import type { FhirStore } from '../fhir/store';
+
+export interface AppOptions {
+  store: FhirStore;
+  /** Public base URL of the server (for Location headers and paging links); default from the request. */
+  publicUrl?: string;
+  /** Middleware run before every /fhir route (audit first, then authentication), in order. */
+  fhirMiddleware?: RequestHandler[];
+  /** Largest accepted request body; default 1 MB. */
+  bodyLimit?: string;
+}
+
+const FHIR_JSON = 'application/fhir+json';
+
+export function createApp(options: AppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  const router = express.Router();
+  for (const mw of options.fhirMiddleware ?? []) router.use(mw);
+  router.use((req, _res, next) => {
+    if (['POST', 'PUT', 'PATCH'].includes(req.method)) {
+      const type = (req.headers['content-type'] ?? '').split(';')[0].trim();
+      if (type !== FHIR_JSON && type !== 'application/json') {
+        return next(new OperationOutcomeError(unsupportedMediaType(`Unsupported content type ${type || '(none)'}: use ${FHIR_JSON}`), 415));
+      }
+    }
+    next();
+  });
+  router.use(express.json({ type: [FHIR_JSON, 'application/json'], limit: options.bodyLimit ?? '1mb', strict: true }));
+  router.use((req, res, next) => {
+    const baseUrl = `${options.publicUrl ?? `${req.protocol}://${req.get('host')}`}/fhir`;
+    const request: FhirRequest = {
+      method: req.method,
+      path: req.path,
+      query: req.method === 'POST' && req.path.endsWith('/_search') ? { ...(req.query as Record<string, string>), ...(req.body ?? {}) } : (req.query as Record<string, string | string[]>),
+      body: req.body,
+      headers: { ifMatch: req.get('if-match') ?? undefined, ifNoneExist: req.get('if-none-exist') ?? undefined },
+      baseUrl,
+    };
+    handle(options.store, request).then((response) => {
+      res.status(response.status);
+      for (const [k, v] of Object.entries(response.headers ?? {})) res.setHeader(k, v);
+      if (response.body === undefined) return res.end();
+      res.type(FHIR_JSON).send(JSON.stringify(response.body));
+    }, next);
+  });
+  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
+    let outcomeError: OperationOutcomeError;
+    if (error instanceof OperationOutcomeError) outcomeError = error;
+    else if (error?.type === 'entity.too.large') outcomeError = new OperationOutcomeError(tooLarge(`Request body is larger than ${options.bodyLimit ?? '1mb'}`), 413);
+    else if (error?.type === 'entity.parse.failed') outcomeError = new OperationOutcomeError(badRequest('Malformed JSON: the request body is not valid JSON'), 400);
+    else outcomeError = new OperationOutcomeError(serverError(), 500);
+    res.status(outcomeError.status ?? statusOf(outcomeError.outcome)).type(FHIR_JSON).send(JSON.stringify(outcomeError.outcome));
+  };
+  router.use(onError);
+  app.use('/fhir', router);
+  return app;
+}

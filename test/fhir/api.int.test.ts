@@ -1,0 +1,126 @@
+/**
+ * The FHIR REST API over HTTP, on PGlite: round trips, the fault table
+ * (each fault: exact status and issue text, nothing stored), transactions,
+ * conditional headers and the CapabilityStatement.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Bundle, OperationOutcome, Patient, Task } from '@medplum/fhirtypes';
+import { createApp } from '../../server/app';
+import { FhirStore, openPglite } from '../../fhir/store';
+import { SYSTEMS } from '../../fhir/norwegian-identifiers';
+
+let server: Server;
+let store: FhirStore;
+let base: string;
+
+beforeAll(async () => {
+  store = await FhirStore.open(await openPglite());
+  server = createApp({ store }).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`;
+});
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  await store.close();
+});
+
+const json = 'application/fhir+json';
+const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${base}/${path}`, { method, headers: { 'content-type': json, ...headers }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+
+const patient: Patient = { resourceType: 'Patient', identifier: [{ system: SYSTEMS.fnr, value: '01019000083' }], birthDate: '1990-01-01' };
+const task = (patientId: string, extra: Partial<Task> = {}): Task => ({ resourceType: 'Task', status: 'requested', intent: 'order', for: { reference: `Patient/${patientId}` }, owner: { reference: 'Organization/familieambulatorium' }, ...extra });
+
+async function count(type: string): Promise<number> {
+  const r = await fetch(`${base}/${type}?_total=accurate&_count=0`);
+  return ((await r.json()) as Bundle).total!;
+}
+
+it('round-trips a resource with ETag, Location and Last-Modified, and versions it', async () => {
+  const created = await send('POST', 'Patient', patient);
+  expect(created.status).toBe(201);
+  expect(created.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
+  const body = (await created.json()) as Patient;
+  expect(created.headers.get('etag')).toBe('W/"1"');
+  expect(created.headers.get('location')).toBe(`${base}/Patient/${body.id}/_history/1`);
+  expect(created.headers.get('last-modified')).toBeTruthy();
+  const read = await fetch(`${base}/Patient/${body.id}`);
+  expect(await read.json()).toEqual(body);
+  const updated = await send('PUT', `Patient/${body.id}`, { ...body, birthDate: '1990-01-02' }, { 'if-match': 'W/"1"' });
+  expect(updated.status).toBe(200);
+  const stale = await send('PUT', `Patient/${body.id}`, { ...body, birthDate: '1990-01-03' }, { 'if-match': 'W/"1"' });
+  expect(stale.status).toBe(412);
+  const history = (await (await fetch(`${base}/Patient/${body.id}/_history`)).json()) as Bundle;
+  expect(history.entry?.map((e) => e.response?.etag)).toEqual(['W/"2"', 'W/"1"']);
+  expect((await fetch(`${base}/Patient/${body.id}/_history/1`)).status).toBe(200);
+  expect((await send('DELETE', `Patient/${body.id}`)).status).toBe(204);
+  expect((await fetch(`${base}/Patient/${body.id}`)).status).toBe(410);
+});
+
+describe('the fault table: exact status and issue, nothing stored', () => {
+  const cases: [string, () => Promise<Response>, number, string, string | undefined][] = [
+    ['bad code', () => send('POST', 'Task', task('p', { status: 'bogus' as Task['status'] })), 422, "Invalid code: must be one of 'draft', 'requested', 'received', 'accepted', 'rejected', 'ready', 'cancelled', 'in-progress', 'on-hold', 'failed', 'completed', 'entered-in-error'", 'Task.status'],
+    ['missing status', () => send('POST', 'Task', (({ status: _s, ...t }) => t)(task('p'))), 422, 'Missing required property', 'Task.status'],
+    ['bad fødselsnummer check digit', () => send('POST', 'Patient', { ...patient, identifier: [{ system: SYSTEMS.fnr, value: '01019000084' }] }), 422, 'Invalid fødselsnummer: has wrong check digits (mod 11)', 'Patient.identifier[0].value'],
+    ['wrong reference type', () => send('POST', 'Task', task('p', { focus: { reference: 'Patient/p' }, owner: { reference: 'Task/t' } })), 422, 'Invalid reference for Task.owner: Task is not one of Practitioner, PractitionerRole, Organization, CareTeam, HealthcareService, Patient, Device, RelatedPerson', 'Task.owner'],
+    ['malformed JSON', () => send('POST', 'Task', '{"resourceType": "Task",'), 400, 'Malformed JSON: the request body is not valid JSON', undefined],
+    ['wrong content type', () => send('POST', 'Task', JSON.stringify(task('p')), { 'content-type': 'text/plain' }), 415, 'Unsupported content type text/plain: use application/fhir+json', undefined],
+    ['oversized body', () => send('POST', 'Task', { ...task('p'), note: [{ text: 'x'.repeat(2_000_000) }] }), 413, 'Request body is larger than 1mb', undefined],
+    ['type mismatch', () => send('POST', 'Task', patient), 400, 'The body is a Patient but the URL names Task', 'resourceType'],
+    ['unknown search parameter', () => fetch(`${base}/Task?colour=red`), 400, "Unsupported search parameter 'colour' for Task; see GET /fhir/metadata for the supported ones", 'colour'],
+  ];
+  it.each(cases)('%s', async (_name, request, status, text, expression) => {
+    const before = await count('Task');
+    const response = await request();
+    expect(response.status).toBe(status);
+    const outcome = (await response.json()) as OperationOutcome;
+    expect(outcome.resourceType).toBe('OperationOutcome');
+    const issue = outcome.issue.find((i) => i.details?.text === text);
+    expect(issue ?? outcome.issue).toMatchObject({ details: { text } });
+    expect(issue?.expression?.[0]).toBe(expression);
+    expect(await count('Task')).toBe(before);
+  });
+});
+
+it('runs a transaction Bundle and stores nothing when one entry is bad', async () => {
+  const bundle: Bundle = {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      { fullUrl: 'urn:uuid:aaaaaaaa-0000-4000-8000-000000000001', resource: patient, request: { method: 'POST', url: 'Patient' } },
+      { resource: task('x', { for: { reference: 'urn:uuid:aaaaaaaa-0000-4000-8000-000000000001' } }), request: { method: 'POST', url: 'Task' } },
+    ],
+  };
+  const before = [await count('Patient'), await count('Task')];
+  const bad = await send('POST', '', { ...bundle, entry: [bundle.entry![0], { ...bundle.entry![1], resource: task('x', { intent: 'wish' as Task['intent'] }) }] });
+  expect(bad.status).toBe(422);
+  expect(((await bad.json()) as OperationOutcome).issue[0].expression).toEqual(['Bundle.entry[1].resource.intent']);
+  expect([await count('Patient'), await count('Task')]).toEqual(before);
+  const ok = await send('POST', '', bundle);
+  expect(ok.status).toBe(200);
+  const response = (await ok.json()) as Bundle;
+  expect(response.type).toBe('transaction-response');
+  expect((response.entry![1].resource as Task).for?.reference).toBe(`Patient/${response.entry![0].resource!.id}`);
+});
+
+it('searches with GET and POST _search, pages with next links, and validates with $validate', async () => {
+  const p = (await (await send('POST', 'Patient', patient)).json()) as Patient;
+  for (let i = 0; i < 3; i++) await send('POST', 'Task', task(p.id!));
+  const page = (await (await fetch(`${base}/Task?patient=Patient/${p.id}&_count=2&_total=accurate`)).json()) as Bundle;
+  expect(page.total).toBe(3);
+  expect(page.entry).toHaveLength(2);
+  const next = page.link!.find((l) => l.relation === 'next')!.url;
+  expect(((await (await fetch(next)).json()) as Bundle).entry).toHaveLength(1);
+  const posted = await fetch(`${base}/Task/_search`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `patient=Patient/${p.id}` });
+  expect(posted.status).toBe(415); // form posts are not JSON: documented as unsupported
+  const validated = (await (await send('POST', 'Task/$validate', task('p', { status: 'bogus' as Task['status'] }))).json()) as OperationOutcome;
+  expect(validated.issue[0].expression).toEqual(['Task.status']);
+});
+
+it('serves a CapabilityStatement listing the supported resources and search parameters', async () => {
+  const cs = (await (await fetch(`${base}/metadata`)).json()) as { resourceType: string; rest: { resource: { type: string; searchParam: { name: string }[] }[] }[] };
+  expect(cs.resourceType).toBe('CapabilityStatement');
+  const taskRes = cs.rest[0].resource.find((r: { type: string }) => r.type === 'Task');
+  expect(taskRes!.searchParam.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['_id', 'patient', 'owner', 'status', 'focus', 'based-on']));
+});
