@@ -1,15 +1,21 @@
 /**
  * `forlop start` (`npm start`): Forløp on embedded defaults, on one machine.
  * What it runs today: the embedded Temporal server (on FORLOP_EMBEDDED_TEMPORAL_PORT,
- * so workers, clients and the Temporal CLI can reach it) and, in development,
- * the built-in OIDC provider with the demo clients. The FHIR API, the worker
- * and the dashboard join this command as they land (see README "What exists").
+ * so workers, clients and the Temporal CLI can reach it), the FHIR store
+ * (PGlite in the data directory, or DATABASE_URL), the HTTP server with the
+ * FHIR API behind authentication, scopes and audit, and in development the
+ * built-in OIDC provider with the demo clients. The pathway worker and the
+ * dashboard join this command as they land (see README "What exists").
  * Stops cleanly on SIGINT/SIGTERM.
  */
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logging';
 import { startEmbeddedTemporal } from '../temporal/embedded';
-import { startDevIdp } from './dev-idp';
+import { startDevIdp, DEV_ORGANISATIONS } from './dev-idp';
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { FhirStore, openPglite, openPostgres } from '../fhir/store';
+import { buildHttpApp } from './http';
 
 export async function startCommand(): Promise<number> {
   let config;
@@ -24,6 +30,7 @@ export async function startCommand(): Promise<number> {
   }
   const log = createLogger({ level: config.logLevel });
   const stops: (() => Promise<void>)[] = [];
+  let store: FhirStore | undefined;
   try {
     if (config.temporal.kind === 'embedded') {
       const [host, port] = config.temporal.address.split(':');
@@ -33,11 +40,34 @@ export async function startCommand(): Promise<number> {
     } else {
       log.info({ temporalAddress: config.temporal.address }, 'using the external Temporal frontend');
     }
+    let issuer = config.auth.issuer;
+    let organisations: Record<string, string> = {};
     if (config.auth.kind === 'dev-idp') {
       const idp = await startDevIdp({ port: config.auth.devIdpPort });
       stops.push(() => idp.stop());
+      issuer = idp.issuer;
+      organisations = { ...DEV_ORGANISATIONS };
       log.info({ issuer: idp.issuer, clients: Object.keys(idp.clients) }, 'development OIDC provider running (demo clients; never use in production)');
     }
+    if (config.database.url) {
+      store = await FhirStore.open(await openPostgres(config.database.url));
+    } else {
+      mkdirSync(config.database.dataDir, { recursive: true });
+      store = await FhirStore.open(await openPglite(config.database.dataDir));
+    }
+    const fhirStore = store;
+    stops.push(() => fhirStore.close());
+    if (config.auth.kind === 'disabled') log.warn('AUTHENTICATION IS DISABLED (FORLOP_AUTH=disabled): every API call is anonymous. Never run like this with real data.');
+    const app = await buildHttpApp({
+      store: fhirStore,
+      publicUrl: config.http.publicUrl,
+      auth: config.auth.kind === 'disabled' ? undefined : { ...config.auth, issuer: issuer!, organisations },
+      onAuditWriteError: (error) => log.error({ err: error }, 'an AuditEvent could not be written'),
+    });
+    const server: Server = app.listen(config.http.port, config.http.host);
+    await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+    stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    log.info({ url: `${config.http.publicUrl}/fhir` }, 'FHIR API listening');
   } catch (error) {
     log.error({ err: error }, 'start-up failed');
     for (const stop of stops.reverse()) await stop();

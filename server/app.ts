@@ -5,7 +5,7 @@
  * passed in and mounted before the routes.
  */
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import { handle, type FhirRequest } from '../fhir/rest/handlers';
+import { capabilityStatement, handle, type FhirRequest } from '../fhir/rest/handlers';
 import { badRequest, OperationOutcomeError, serverError, statusOf, tooLarge, unsupportedMediaType } from '../fhir/outcome';
 import type { FhirStore } from '../fhir/store';
 
@@ -13,8 +13,10 @@ export interface AppOptions {
   store: FhirStore;
   /** Public base URL of the server (for Location headers and paging links); default from the request. */
   publicUrl?: string;
-  /** Middleware run before every /fhir route (audit first, then authentication), in order. */
+  /** Middleware run before every /fhir route except metadata (audit first, then authentication), in order. */
   fhirMiddleware?: RequestHandler[];
+  /** Middleware run after the body is parsed (scope checks that look at transaction entries). */
+  authorize?: RequestHandler[];
   /** Largest accepted request body; default 1 MB. */
   bodyLimit?: string;
 }
@@ -25,6 +27,11 @@ export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   const router = express.Router();
+  // The CapabilityStatement is public, as SMART clients read it before they authenticate.
+  router.get('/metadata', (req, res) => {
+    const baseUrl = `${options.publicUrl ?? `${req.protocol}://${req.get('host')}`}/fhir`;
+    res.type(FHIR_JSON).send(JSON.stringify(capabilityStatement(baseUrl)));
+  });
   for (const mw of options.fhirMiddleware ?? []) router.use(mw);
   router.use((req, _res, next) => {
     if (['POST', 'PUT', 'PATCH'].includes(req.method)) {
@@ -36,6 +43,7 @@ export function createApp(options: AppOptions): express.Express {
     next();
   });
   router.use(express.json({ type: [FHIR_JSON, 'application/json'], limit: options.bodyLimit ?? '1mb', strict: true }));
+  for (const mw of options.authorize ?? []) router.use(mw);
   router.use((req, res, next) => {
     const baseUrl = `${options.publicUrl ?? `${req.protocol}://${req.get('host')}`}/fhir`;
     const request: FhirRequest = {

@@ -1,0 +1,32 @@
+/**
+ * The HTTP server's composition: the FHIR API behind the audit trail,
+ * authentication (bearer or DPoP tokens from the configured issuer) and
+ * scope checks. Used by `forlop start` and by the end-to-end tests, so both
+ * run the same stack.
+ */
+import type express from 'express';
+import type { FhirStore } from '../fhir/store';
+import { createApp } from '../server/app';
+import { auditTrail } from '../server/audit';
+import { authenticate, resolveAuthenticateOptions } from '../server/auth';
+import { fhirScopes } from '../server/fhir-authorization';
+import type { AuthSettings } from './config';
+
+export interface HttpStackOptions {
+  store: FhirStore;
+  publicUrl: string;
+  /** undefined: authentication disabled (only with the explicit flag; see config). */
+  auth?: Pick<AuthSettings, 'audience' | 'jwksUri' | 'requireDpop'> & { issuer: string; organisations: Record<string, string> };
+  onAuditWriteError?: (error: unknown) => void;
+}
+
+export async function buildHttpApp(options: HttpStackOptions): Promise<express.Express> {
+  const { store } = options;
+  const fhirMiddleware: express.RequestHandler[] = [
+    auditTrail({ write: async (event) => void (await store.create(event)), issuer: options.auth?.issuer, onWriteError: options.onAuditWriteError }),
+  ];
+  if (options.auth) {
+    fhirMiddleware.push(authenticate(await resolveAuthenticateOptions(options.auth, { organisations: options.auth.organisations, publicBaseUrl: options.publicUrl })));
+  }
+  return createApp({ store, publicUrl: options.publicUrl, fhirMiddleware, authorize: options.auth ? [fhirScopes()] : [] });
+}

@@ -1,0 +1,89 @@
+/**
+ * The FHIR API as `forlop start` composes it (app/http.ts): a real OIDC
+ * provider (the dev IdP, oidc-provider) issues tokens; every call is
+ * authenticated, scope-checked and leaves exactly one AuditEvent.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Bundle } from '@medplum/fhirtypes';
+import { buildHttpApp } from '../../app/http';
+import { DEV_ORGANISATIONS, startDevIdp, type DevIdp } from '../../app/dev-idp';
+import { FhirStore, openPglite } from '../../fhir/store';
+
+let idp: DevIdp;
+let store: FhirStore;
+let server: Server;
+let api: string;
+
+async function token(client: string, scope: string): Promise<string> {
+  const response = await fetch(idp.tokenEndpoint, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${client}-secret:dev-secret-${client}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope, resource: 'urn:forlop:api' }),
+  });
+  const body = (await response.json()) as { access_token?: string };
+  if (!body.access_token) throw new Error(`no token: ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+const audits = async () => (await store.search('AuditEvent', { _total: 'accurate', _count: '0' })).total!;
+
+beforeAll(async () => {
+  idp = await startDevIdp();
+  store = await FhirStore.open(await openPglite());
+  const app = await buildHttpApp({ store, publicUrl: 'http://127.0.0.1', auth: { issuer: idp.issuer, audience: 'forlop-api', requireDpop: false, organisations: { ...DEV_ORGANISATIONS } } });
+  server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  api = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`;
+});
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  await store.close();
+  await idp.stop();
+});
+
+it('refuses a call without a token with 401 and WWW-Authenticate, and audits it', async () => {
+  const before = await audits();
+  const response = await fetch(`${api}/Patient`);
+  expect(response.status).toBe(401);
+  expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+  expect(((await response.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+  expect(await audits()).toBe(before + 1);
+});
+
+it('accepts a valid token, checks scopes per interaction and transaction entry, and audits every call once', async () => {
+  const write = await token('helsestasjon', 'system/Patient.cruds system/Task.rs');
+  const headers = { authorization: `Bearer ${write}`, 'content-type': 'application/fhir+json' };
+  let before = await audits();
+  const created = await fetch(`${api}/Patient`, { method: 'POST', headers, body: JSON.stringify({ resourceType: 'Patient', birthDate: '1990-01-01' }) });
+  expect(created.status).toBe(201);
+  expect(await audits()).toBe(before + 1);
+
+  before = await audits();
+  const refused = await fetch(`${api}/Encounter`, { headers });
+  expect(refused.status).toBe(403);
+  expect(refused.headers.get('www-authenticate')).toMatch(/insufficient_scope/);
+  expect(await audits()).toBe(before + 1);
+
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Task', status: 'requested', intent: 'order' }, request: { method: 'POST', url: 'Task' } }] };
+  const tx = await fetch(api, { method: 'POST', headers, body: JSON.stringify(bundle) });
+  expect(tx.status).toBe(403); // Task.rs does not allow creating Tasks
+  expect((await store.search('Task', { _total: 'accurate', _count: '0' })).total).toBe(0);
+});
+
+it('keeps AuditEvents read-only through the API', async () => {
+  const auditor = await token('helsestasjon', 'system/*.cruds');
+  const response = await fetch(`${api}/AuditEvent`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${auditor}`, 'content-type': 'application/fhir+json' },
+    body: JSON.stringify({ resourceType: 'AuditEvent' }),
+  });
+  expect(response.status).toBe(403);
+  expect(((await response.json()) as { issue: { details: { text: string } }[] }).issue[0].details.text).toBe(
+    'AuditEvent resources are written by the server only and can never be created, changed or deleted through the API',
+  );
+});
+
+it('serves the CapabilityStatement without a token', async () => {
+  expect((await fetch(`${api}/metadata`)).status).toBe(200);
+});
