@@ -11,6 +11,8 @@ export interface BenchSuite {
 
 export const suites: Record<string, BenchSuite> = {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
+  fhir: { summary: 'FHIR API: creates/s vs raw inserts, transactions, search latency', load: () => require('./fhir') },
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   temporal: { summary: 'embedded Temporal server: workflows/s, signals/s, server CPU share', load: () => require('./temporal') },
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   'auth-audit': { summary: 'requests/s with and without authentication (Bearer, DPoP) and audit', load: () => require('./auth-audit') },

@@ -252,12 +252,19 @@ export class FhirStore {
       await tx.query('UPDATE fhir.resource SET version_id = $3, last_updated = $4, deleted = $5, content = $6 WHERE resource_type = $1 AND id = $2', [resourceType, id, version, lastUpdated, deleted, resource]);
     }
     await tx.query('INSERT INTO fhir.resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)', [resourceType, id, version, lastUpdated, deleted, resource]);
-    for (const table of ['token_index', 'reference_index', 'date_index']) await tx.query(`DELETE FROM fhir.${table} WHERE resource_type = $1 AND id = $2`, [resourceType, id]);
+    if (!insert) for (const table of ['token_index', 'reference_index', 'date_index']) await tx.query(`DELETE FROM fhir.${table} WHERE resource_type = $1 AND id = $2`, [resourceType, id]);
     if (deleted) return;
+    // One multi-row INSERT per index table: statements, not rows, are what cost here.
     const rows = indexRows(resource);
-    for (const t of rows.tokens) await tx.query('INSERT INTO fhir.token_index VALUES ($1, $2, $3, $4, $5)', [resourceType, id, t.param, t.system, t.code]);
-    for (const r of rows.references) await tx.query('INSERT INTO fhir.reference_index VALUES ($1, $2, $3, $4)', [resourceType, id, r.param, r.target]);
-    for (const d of rows.dates) await tx.query('INSERT INTO fhir.date_index VALUES ($1, $2, $3, $4, $5)', [resourceType, id, d.param, d.low, d.high]);
+    const insertRows = async (table: string, values: unknown[][]) => {
+      if (values.length === 0) return;
+      const params: unknown[] = [];
+      const tuples = values.map((row) => `(${[resourceType, id, ...row].map((v) => { params.push(v); return `$${params.length}`; }).join(', ')})`);
+      await tx.query(`INSERT INTO fhir.${table} VALUES ${tuples.join(', ')}`, params);
+    };
+    await insertRows('token_index', rows.tokens.map((t) => [t.param, t.system, t.code]));
+    await insertRows('reference_index', rows.references.map((r) => [r.param, r.target]));
+    await insertRows('date_index', rows.dates.map((d) => [d.param, d.low, d.high]));
   }
 }
 
