@@ -32,7 +32,7 @@ async function pool<T>(count: number, concurrency: number, task: (i: number) => 
   );
 }
 
-async function workload(address: string, workflows: number, signals: number, concurrency: number, label: string) {
+async function workload(address: string, workflows: number, signals: number, concurrency: number, label: string, mark?: (phase: 'start' | 'end') => void) {
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
   // On loopback gzip only costs CPU: Forløp's worker connects to the embedded server uncompressed.
@@ -42,11 +42,13 @@ async function workload(address: string, workflows: number, signals: number, con
   const result = await worker.runUntil(async () => {
     // Warm up: bundle loaded, connections open.
     await pool(20, 20, (i) => client.workflow.execute('greet', { taskQueue, workflowId: `${label}-warm-${i}`, args: ['warm'] }));
+    mark?.('start');
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await pool(workflows, concurrency, (i) => client.workflow.execute('greet', { taskQueue, workflowId: `${label}-wf-${i}`, args: ['bench'] }));
     const wfSeconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    mark?.('end');
 
     const handle = await client.workflow.start('counter', { taskQueue, workflowId: `${label}-signals` });
     const t1 = performance.now();
@@ -88,10 +90,13 @@ export async function run(args: string[]): Promise<void> {
       child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('listening') && resolve());
       child.once('exit', (code) => reject(new Error(`forlop temporal exited with ${code}`)));
     });
-    const before = childCpuMs(child.pid!);
-    const separate = await workload(`127.0.0.1:${port}`, workflows, 0, concurrency, 'separate');
-    // The workflows phase only: signals were 0; the child's CPU includes the signal-free run.
-    const serverMs = childCpuMs(child.pid!) - before;
+    // The server's CPU over exactly the timed phase that the worker + client CPU covers.
+    let serverStart = 0;
+    let serverMs = 0;
+    const separate = await workload(`127.0.0.1:${port}`, workflows, 0, concurrency, 'separate', (phase) => {
+      if (phase === 'start') serverStart = childCpuMs(child.pid!);
+      else serverMs = childCpuMs(child.pid!) - serverStart;
+    });
     const share = serverMs / (serverMs + separate.selfCpuMs);
     console.log(`server in its own process (same ${workflows} workflows):`);
     console.log(`  trivial workflows/s: ${separate.wfPerSecond.toFixed(0)}`);
