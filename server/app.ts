@@ -22,6 +22,7 @@ export interface AppOptions {
 }
 
 const FHIR_JSON = 'application/fhir+json';
+const JSON_PATCH = 'application/json-patch+json';
 
 export function createApp(options: AppOptions): express.Express {
   const app = express();
@@ -36,13 +37,13 @@ export function createApp(options: AppOptions): express.Express {
   router.use((req, _res, next) => {
     if (['POST', 'PUT', 'PATCH'].includes(req.method)) {
       const type = (req.headers['content-type'] ?? '').split(';')[0].trim();
-      if (type !== FHIR_JSON && type !== 'application/json') {
+      if (type !== FHIR_JSON && type !== 'application/json' && !(req.method === 'PATCH' && type === JSON_PATCH)) {
         return next(new OperationOutcomeError(unsupportedMediaType(`Unsupported content type ${type || '(none)'}: use ${FHIR_JSON}`), 415));
       }
     }
     next();
   });
-  router.use(express.json({ type: [FHIR_JSON, 'application/json'], limit: options.bodyLimit ?? '1mb', strict: true }));
+  router.use(express.json({ type: [FHIR_JSON, 'application/json', JSON_PATCH], limit: options.bodyLimit ?? '1mb', strict: true }));
   for (const mw of options.authorize ?? []) router.use(mw);
   router.use((req, res, next) => {
     const baseUrl = `${options.publicUrl ?? `${req.protocol}://${req.get('host')}`}/fhir`;

@@ -16,7 +16,7 @@ function interactionOf(method: string, path: string): { type: string; interactio
   const [type, id, sub, version] = path.split('/').filter(Boolean);
   const m = method.toUpperCase();
   if (!type || type === 'metadata') return undefined;
-  if (id === undefined) return { type, interaction: m === 'POST' ? 'create' : 'search' };
+  if (id === undefined) return { type, interaction: m === 'POST' ? 'create' : m === 'PUT' ? 'update' : 'search' };
   if (id === '_search') return { type, interaction: 'search' };
   if (id.startsWith('$')) return { type, interaction: 'operation' };
   if (sub === '_history') return { type, interaction: version ? 'vread' : 'history' };

@@ -5,7 +5,8 @@
  * bottom maps method + path shape to a handler; server/fhir mounts it.
  */
 import type { Bundle, CapabilityStatement, Resource } from '@medplum/fhirtypes';
-import { allOk, badRequest, methodNotAllowed, notFound, OperationOutcomeError } from '../outcome';
+import { applyPatch } from 'rfc6902';
+import { allOk, badRequest, methodNotAllowed, notFound, OperationOutcomeError, preconditionFailed } from '../outcome';
 import type { FhirStore } from '../store';
 import { paramsFor } from '../store/search-parameters';
 import { isKnownResourceType, validationIssues } from '../validate';
@@ -94,8 +95,9 @@ export function capabilityStatement(baseUrl: string): CapabilityStatement {
           versioning: 'versioned',
           readHistory: true,
           updateCreate: true,
-          conditionalCreate: false,
-          interaction: ['read', 'vread', 'update', 'delete', 'history-instance', 'create', 'search-type'].map((code) => ({ code: code as 'read' })),
+          conditionalCreate: true,
+          conditionalUpdate: true,
+          interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'create', 'search-type'].map((code) => ({ code: code as 'read' })),
           searchParam: [
             { name: '_id', type: 'token' as const },
             { name: '_lastUpdated', type: 'date' as const },
@@ -129,8 +131,41 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
     return { status: 200, body: issues.length > 0 ? { resourceType: 'OperationOutcome', issue: issues } : allOk('Valid') };
   }
   if (parts.length === 1 && method === 'POST') {
+    if (req.headers.ifNoneExist) {
+      // Conditional create (https://hl7.org/fhir/R4/http.html#ccreate): one match -> 200 with it, several -> 412.
+      const criteria = Object.fromEntries(new URLSearchParams(req.headers.ifNoneExist));
+      const found = await store.search(type, { ...criteria, _count: '2' });
+      if (found.resources.length > 1) throw new OperationOutcomeError(preconditionFailed(`If-None-Exist '${req.headers.ifNoneExist}' matches more than one ${type}`), 412);
+      if (found.resources.length === 1) return { status: 200, body: found.resources[0], headers: resourceHeaders(found.resources[0], req.baseUrl) };
+    }
     const created = await store.create(bodyResource(req, type));
     return { status: 201, body: created, headers: resourceHeaders(created, req.baseUrl) };
+  }
+  if (parts.length === 1 && method === 'PUT') {
+    // Conditional update (https://hl7.org/fhir/R4/http.html#cond-update): the query selects the resource.
+    if (Object.keys(req.query).length === 0) throw new OperationOutcomeError(badRequest(`PUT /${type} needs search criteria (conditional update) or an id in the URL`), 400);
+    const found = await store.search(type, { ...req.query, _count: '2' });
+    if (found.resources.length > 1) throw new OperationOutcomeError(preconditionFailed(`The conditional update criteria match more than one ${type}`), 412);
+    const body = bodyResource(req, type);
+    if (found.resources.length === 0) {
+      const created = await store.create(body);
+      return { status: 201, body: created, headers: resourceHeaders(created, req.baseUrl) };
+    }
+    const updated = await store.update({ ...body, id: found.resources[0].id }, { ifMatch: req.headers.ifMatch });
+    return { status: 200, body: updated, headers: resourceHeaders(updated, req.baseUrl) };
+  }
+  if (parts.length === 2 && method === 'PATCH') {
+    // JSON Patch (RFC 6902, https://hl7.org/fhir/R4/http.html#patch); the result is validated like any write.
+    const operations = req.body;
+    if (!Array.isArray(operations)) throw new OperationOutcomeError(badRequest('A PATCH body must be a JSON Patch array (application/json-patch+json)'), 400);
+    const current = await store.read(type, id);
+    const patched = structuredClone(current) as Resource;
+    const results = applyPatch(patched, operations);
+    const failed = results.findIndex((r) => r !== null);
+    if (failed >= 0) throw new OperationOutcomeError(badRequest(`JSON Patch operation ${failed} failed: ${results[failed]!.message}`), 422);
+    if (patched.resourceType !== type || patched.id !== id) throw new OperationOutcomeError(badRequest('A PATCH may not change resourceType or id'), 400);
+    const updated = await store.update(patched, { ifMatch: req.headers.ifMatch ?? `W/"${current.meta?.versionId}"` });
+    return { status: 200, body: updated, headers: resourceHeaders(updated, req.baseUrl) };
   }
   if (parts.length === 2 && method === 'GET') {
     const resource = await store.read(type, id);

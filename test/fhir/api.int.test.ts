@@ -124,3 +124,29 @@ it('serves a CapabilityStatement listing the supported resources and search para
   const taskRes = cs.rest[0].resource.find((r: { type: string }) => r.type === 'Task');
   expect(taskRes!.searchParam.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['_id', 'patient', 'owner', 'status', 'focus', 'based-on']));
 });
+
+it('supports conditional create, conditional update and JSON Patch', async () => {
+  const identified = { ...patient, identifier: [{ system: SYSTEMS.dnr, value: '41019000077' }] };
+  const ifNoneExist = { 'if-none-exist': `identifier=${SYSTEMS.dnr}|41019000077` };
+  const first = await send('POST', 'Patient', identified, ifNoneExist);
+  expect(first.status).toBe(201);
+  const id = ((await first.json()) as Patient).id;
+  const again = await send('POST', 'Patient', identified, ifNoneExist);
+  expect(again.status).toBe(200);
+  expect(((await again.json()) as Patient).id).toBe(id);
+
+  const updated = await send('PUT', `Patient?identifier=${encodeURIComponent(`${SYSTEMS.dnr}|41019000077`)}`, { ...identified, birthDate: '1990-02-02' });
+  expect(updated.status).toBe(200);
+  expect(((await updated.json()) as Patient)).toMatchObject({ id, birthDate: '1990-02-02', meta: { versionId: '2' } });
+
+  const patch = (ops: unknown) => fetch(`${base}/Patient/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json-patch+json' }, body: JSON.stringify(ops) });
+  const patched = await patch([{ op: 'replace', path: '/birthDate', value: '1990-03-03' }]);
+  expect(patched.status).toBe(200);
+  expect(((await patched.json()) as Patient).birthDate).toBe('1990-03-03');
+  const invalid = await patch([{ op: 'replace', path: '/birthDate', value: 'last spring' }]);
+  expect(invalid.status).toBe(422);
+  expect(((await invalid.json()) as OperationOutcome).issue[0].expression).toEqual(['Patient.birthDate']);
+  const failedTest = await patch([{ op: 'test', path: '/birthDate', value: '2000-01-01' }]);
+  expect(failedTest.status).toBe(422);
+  expect(((await (await fetch(`${base}/Patient/${id}`)).json()) as Patient).birthDate).toBe('1990-03-03');
+});
