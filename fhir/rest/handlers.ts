@@ -72,7 +72,10 @@ async function search(store: FhirStore, req: FhirRequest, type: string): Promise
     type: 'searchset',
     ...(result.total === undefined ? {} : { total: result.total }),
     link,
-    entry: result.resources.map((resource) => ({ fullUrl: `${req.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' } })),
+    entry: [
+      ...result.resources.map((resource) => ({ fullUrl: `${req.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' as const } })),
+      ...result.included.map((resource) => ({ fullUrl: `${req.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'include' as const } })),
+    ],
   };
   return { status: 200, body: bundle };
 }
@@ -101,6 +104,8 @@ export function capabilityStatement(baseUrl: string): CapabilityStatement {
           searchParam: [
             { name: '_id', type: 'token' as const },
             { name: '_lastUpdated', type: 'date' as const },
+            { name: '_include', type: 'special' as const },
+            { name: '_revinclude', type: 'special' as const },
             ...paramsFor(type).map((p) => ({ name: p.code, type: p.type })),
           ],
         })),

@@ -125,6 +125,11 @@ describe.each(backends)('FHIR store on %s', (_name, open) => {
       texts: ["Unsupported search parameter 'colour' for Task; see GET /fhir/metadata for the supported ones"],
       expressions: ['colour'],
     });
+    const withPatient = await store.search('Task', { _id: a.id!, _include: 'Task:patient' });
+    expect(withPatient.included.map((r) => `${r.resourceType}/${r.id}`)).toEqual([`Patient/${p.id}`]);
+    const withTasks = await store.search('Patient', { _id: p.id!, _revinclude: 'Task:patient' });
+    expect(withTasks.included.map((r) => r.id).sort()).toEqual([a.id, b.id].sort());
+    expect((await outcomeOf(store.search('Task', { _include: 'Task:status' }))).texts).toEqual(["Unsupported _include 'Task:status': use Task:<reference parameter>[:TargetType]"]);
     const page = await store.search('Task', { patient: `Patient/${p.id}`, _count: '1', _total: 'accurate' });
     expect(page.resources).toHaveLength(1);
     expect(page.total).toBe(2);

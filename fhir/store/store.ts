@@ -20,6 +20,8 @@ export interface WriteOptions {
 
 export interface SearchResult {
   resources: Resource[];
+  /** Resources added by _include/_revinclude (Bundle entries with search.mode 'include'). */
+  included: Resource[];
   total?: number;
   offset: number;
   count: number;
@@ -99,6 +101,7 @@ export class FhirStore {
     let offset = 0;
     let order = 'r.last_updated DESC, r.id';
     let total = false;
+    const includes: { reverse: boolean; source: string; param: string; target?: string }[] = [];
     for (const [key, raw] of Object.entries(params)) {
       const list = Array.isArray(raw) ? raw : [raw];
       const [name, modifier] = key.split(':');
@@ -106,6 +109,15 @@ export class FhirStore {
         if (name === '_count') count = Math.min(MAX_COUNT, Math.max(0, Number(value) || 0));
         else if (name === '_offset') offset = Math.max(0, Number(value) || 0);
         else if (name === '_total') total = value === 'accurate';
+        else if (name === '_include' || name === '_revinclude') {
+          const [source, code, target] = value.split(':');
+          const reverse = name === '_revinclude';
+          const param = source ? paramFor(source, code ?? '') : undefined;
+          if (!param || param.type !== 'reference' || (!reverse && source !== resourceType)) {
+            throw new OperationOutcomeError(badRequest(`Unsupported ${name} '${value}': use ${reverse ? 'SourceType' : resourceType}:<reference parameter>[:TargetType]`, name), 400);
+          }
+          includes.push({ reverse, source, param: code, target });
+        }
         else if (name === '_sort') {
           if (value === '_lastUpdated') order = 'r.last_updated ASC, r.id';
           else if (value === '-_lastUpdated') order = 'r.last_updated DESC, r.id';
@@ -143,7 +155,37 @@ export class FhirStore {
       const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir.resource r WHERE ${whereSql}`, values);
       totalCount = Number(counted.rows[0].n);
     }
-    return { resources: rows.map((r) => r.content), total: totalCount, offset, count };
+    const resources = rows.map((r) => r.content);
+    return { resources, included: await this.includes(resources, includes), total: totalCount, offset, count };
+  }
+
+  /** _include: what the matches reference; _revinclude: what references the matches (https://hl7.org/fhir/R4/search.html#revinclude). */
+  private async includes(matches: Resource[], includes: { reverse: boolean; source: string; param: string; target?: string }[]): Promise<Resource[]> {
+    if (matches.length === 0 || includes.length === 0) return [];
+    const refs = matches.map((r) => `${r.resourceType}/${r.id}`);
+    const seen = new Set(refs);
+    const out: Resource[] = [];
+    for (const inc of includes) {
+      const { rows } = inc.reverse
+        ? await this.db.query<Row>(
+            `SELECT r.content FROM fhir.resource r JOIN fhir.reference_index x ON x.resource_type = r.resource_type AND x.id = r.id
+              WHERE x.resource_type = $1 AND x.param = $2 AND x.target = ANY($3) AND NOT r.deleted`,
+            [inc.source, inc.param, refs],
+          )
+        : await this.db.query<Row>(
+            `SELECT r.content FROM fhir.reference_index x JOIN fhir.resource r ON x.target = r.resource_type || '/' || r.id
+              WHERE x.resource_type = $1 AND x.param = $2 AND x.id = ANY($3) AND NOT r.deleted ${inc.target ? 'AND r.resource_type = $4' : ''}`,
+            inc.target ? [inc.source, inc.param, matches.map((m) => m.id), inc.target] : [inc.source, inc.param, matches.map((m) => m.id)],
+          );
+      for (const { content } of rows) {
+        const key = `${content.resourceType}/${content.id}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          out.push(content);
+        }
+      }
+    }
+    return out;
   }
 
   /**
