@@ -32,7 +32,7 @@ export function fhirScopes(): RequestHandler {
     const checks: { type: string; interaction: Interaction }[] = [];
     if (req.path === '/' || req.path === '') {
       for (const entry of ((req.body ?? {}) as Bundle).entry ?? []) {
-        const target = interactionOf(entry.request?.method === 'POST' ? 'POST' : entry.request?.method ?? 'GET', entry.request?.url ?? '');
+        const target = interactionOf(entry.request?.method ?? 'GET', (entry.request?.url ?? '').split('?')[0]);
         if (target) checks.push(target);
       }
     } else {

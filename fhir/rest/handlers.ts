@@ -80,6 +80,34 @@ async function search(store: FhirStore, req: FhirRequest, type: string): Promise
   return { status: 200, body: bundle };
 }
 
+/**
+ * A batch Bundle (https://hl7.org/fhir/R4/http.html#transaction): each entry
+ * is its own interaction, processed in order; one failing entry gets its
+ * OperationOutcome in its response and the others still happen.
+ */
+async function batch(store: FhirStore, req: FhirRequest, bundle: Bundle): Promise<Bundle> {
+  const entry: NonNullable<Bundle['entry']> = [];
+  for (const item of bundle.entry ?? []) {
+    const [path, query] = (item.request?.url ?? '').split('?');
+    try {
+      if (!item.request?.method) throw new OperationOutcomeError(badRequest('A batch entry needs request.method and request.url'), 400);
+      const response = await handle(store, {
+        ...req,
+        method: item.request.method,
+        path,
+        query: Object.fromEntries(new URLSearchParams(query ?? '')),
+        body: item.resource,
+        headers: { ifMatch: item.request.ifMatch, ifNoneExist: item.request.ifNoneExist },
+      });
+      entry.push({ resource: response.body, response: { status: String(response.status), etag: response.headers?.ETag, location: response.headers?.Location } });
+    } catch (error) {
+      if (!(error instanceof OperationOutcomeError)) throw error;
+      entry.push({ response: { status: String(error.status), outcome: error.outcome } });
+    }
+  }
+  return { resourceType: 'Bundle', type: 'batch-response', entry };
+}
+
 export function capabilityStatement(baseUrl: string): CapabilityStatement {
   return {
     resourceType: 'CapabilityStatement',
@@ -92,7 +120,7 @@ export function capabilityStatement(baseUrl: string): CapabilityStatement {
     rest: [
       {
         mode: 'server',
-        interaction: [{ code: 'transaction' }],
+        interaction: [{ code: 'transaction' }, { code: 'batch' }],
         resource: RESOURCE_TYPES.map((type) => ({
           type,
           versioning: 'versioned',
@@ -122,7 +150,8 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
   if (parts.length === 0) {
     if (method !== 'POST') throw new OperationOutcomeError(methodNotAllowed(`Method ${method} is not allowed on the FHIR base; POST a transaction Bundle`), 405);
     const bundle = req.body as Bundle;
-    if (bundle?.resourceType !== 'Bundle') throw new OperationOutcomeError(badRequest('POST to the base takes a Bundle of type transaction', 'resourceType'), 400);
+    if (bundle?.resourceType !== 'Bundle') throw new OperationOutcomeError(badRequest('POST to the base takes a Bundle of type transaction or batch', 'resourceType'), 400);
+    if (bundle.type === 'batch') return { status: 200, body: await batch(store, req, bundle) };
     return { status: 200, body: await store.transaction(bundle) };
   }
   if (type === 'metadata' && parts.length === 1 && method === 'GET') return { status: 200, body: capabilityStatement(req.baseUrl) };

@@ -150,3 +150,20 @@ it('supports conditional create, conditional update and JSON Patch', async () =>
   expect(failedTest.status).toBe(422);
   expect(((await (await fetch(`${base}/Patient/${id}`)).json()) as Patient).birthDate).toBe('1990-03-03');
 });
+
+it('runs a batch: each entry on its own, a bad one answered with its OperationOutcome', async () => {
+  const response = await send('POST', '', {
+    resourceType: 'Bundle',
+    type: 'batch',
+    entry: [
+      { resource: patient, request: { method: 'POST', url: 'Patient' } },
+      { resource: task('p', { status: 'bogus' as Task['status'] }), request: { method: 'POST', url: 'Task' } },
+      { request: { method: 'GET', url: 'Patient/does-not-exist' } },
+    ],
+  });
+  expect(response.status).toBe(200);
+  const bundle = (await response.json()) as Bundle;
+  expect(bundle.type).toBe('batch-response');
+  expect(bundle.entry?.map((e) => e.response?.status)).toEqual(['201', '422', '404']);
+  expect((bundle.entry![1].response!.outcome as OperationOutcome).issue[0].expression).toEqual(['Task.status']);
+});
