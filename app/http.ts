@@ -10,6 +10,7 @@ import { createApp } from '../server/app';
 import { auditTrail } from '../server/audit';
 import { authenticate, resolveAuthenticateOptions } from '../server/auth';
 import { fhirScopes } from '../server/fhir-authorization';
+import { readFilter } from '../server/fhir-access';
 import type { AuthSettings } from './config';
 
 export interface HttpStackOptions {
@@ -28,5 +29,11 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
   if (options.auth) {
     fhirMiddleware.push(authenticate(await resolveAuthenticateOptions(options.auth, { organisations: options.auth.organisations, publicBaseUrl: options.publicUrl })));
   }
-  return createApp({ store, publicUrl: options.publicUrl, fhirMiddleware, authorize: options.auth ? [fhirScopes()] : [] });
+  return createApp({
+    store,
+    publicUrl: options.publicUrl,
+    fhirMiddleware,
+    authorize: options.auth ? [fhirScopes()] : [],
+    visibility: options.auth ? readFilter(store, options.auth.organisations) : undefined,
+  });
 }

@@ -8,6 +8,7 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import { capabilityStatement, handle, type FhirRequest } from '../fhir/rest/handlers';
 import { badRequest, OperationOutcomeError, serverError, statusOf, tooLarge, unsupportedMediaType } from '../fhir/outcome';
 import type { FhirStore } from '../fhir/store';
+import type { Resource } from '@medplum/fhirtypes';
 
 export interface AppOptions {
   store: FhirStore;
@@ -17,6 +18,8 @@ export interface AppOptions {
   fhirMiddleware?: RequestHandler[];
   /** Middleware run after the body is parsed (scope checks that look at transaction entries). */
   authorize?: RequestHandler[];
+  /** Per request, what the caller may see (organisation-level access); absent: everything. */
+  visibility?: (req: express.Request) => ((resources: Resource[]) => Promise<Resource[]>) | undefined;
   /** Largest accepted request body; default 1 MB. */
   bodyLimit?: string;
 }
@@ -54,6 +57,7 @@ export function createApp(options: AppOptions): express.Express {
       body: req.body,
       headers: { ifMatch: req.get('if-match') ?? undefined, ifNoneExist: req.get('if-none-exist') ?? undefined },
       baseUrl,
+      visible: options.visibility?.(req),
     };
     handle(options.store, request).then((response) => {
       res.status(response.status);

@@ -20,6 +20,20 @@ export interface FhirRequest {
   headers: { ifMatch?: string; ifNoneExist?: string };
   /** The FHIR base URL, for Location headers and paging links. */
   baseUrl: string;
+  /** Keeps only what the caller may see (organisation-level access); absent: everything. */
+  visible?: (resources: Resource[]) => Promise<Resource[]>;
+}
+
+async function visibleOnly<T extends Resource>(req: FhirRequest, resources: T[]): Promise<T[]> {
+  return req.visible ? ((await req.visible(resources)) as T[]) : resources;
+}
+
+async function readable<T extends Resource>(req: FhirRequest, resource: T): Promise<T> {
+  if ((await visibleOnly(req, [resource])).length === 0) {
+    // Not visible to this organisation: answered as if it did not exist.
+    throw new OperationOutcomeError(notFound(`${resource.resourceType}/${resource.id} not found`), 404);
+  }
+  return resource;
 }
 
 export interface FhirResponse {
@@ -58,7 +72,8 @@ function bodyResource(req: FhirRequest, type: string, id?: string): Resource {
 }
 
 async function search(store: FhirStore, req: FhirRequest, type: string): Promise<FhirResponse> {
-  const result = await store.search(type, req.query);
+  const found = await store.search(type, req.query);
+  const result = { ...found, resources: await visibleOnly(req, found.resources), included: await visibleOnly(req, found.included) };
   const self = new URLSearchParams();
   for (const [k, v] of Object.entries(req.query)) for (const one of Array.isArray(v) ? v : [v]) self.append(k, one);
   const link = [{ relation: 'self', url: `${req.baseUrl}/${type}?${self}` }];
@@ -202,7 +217,7 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
     return { status: 200, body: updated, headers: resourceHeaders(updated, req.baseUrl) };
   }
   if (parts.length === 2 && method === 'GET') {
-    const resource = await store.read(type, id);
+    const resource = await readable(req, await store.read(type, id));
     return { status: 200, body: resource, headers: resourceHeaders(resource, req.baseUrl) };
   }
   if (parts.length === 2 && method === 'PUT') {
@@ -215,7 +230,9 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
     return { status: 204 };
   }
   if (parts.length === 3 && op === '_history' && method === 'GET') {
-    const versions = await store.history(type, id);
+    const all = await store.history(type, id);
+    await readable(req, all[0].resource);
+    const versions = all;
     const bundle: Bundle = {
       resourceType: 'Bundle',
       type: 'history',
@@ -230,6 +247,7 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
     return { status: 200, body: bundle };
   }
   if (parts.length === 4 && op === '_history' && method === 'GET') {
+    await readable(req, (await store.history(type, id))[0].resource);
     const resource = await store.vread(type, id, version);
     return { status: 200, body: resource, headers: resourceHeaders(resource, req.baseUrl) };
   }

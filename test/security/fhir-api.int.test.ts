@@ -87,3 +87,27 @@ it('keeps AuditEvents read-only through the API', async () => {
 it('serves the CapabilityStatement without a token', async () => {
   expect((await fetch(`${api}/metadata`)).status).toBe(200);
 });
+
+it("withholds another organisation's family from reads, searches, includes and histories", async () => {
+  const sarpsborg = { authorization: `Bearer ${await token('helsestasjon', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
+  const fredrikstad = { authorization: `Bearer ${await token('helsestasjon-fredrikstad', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
+  const mother = (await (
+    await fetch(`${api}/Patient`, { method: 'POST', headers: sarpsborg, body: JSON.stringify({ resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } }) })
+  ).json()) as { id: string };
+  const plan = { resourceType: 'CarePlan', status: 'active', intent: 'plan', subject: { reference: `Patient/${mother.id}` }, author: { reference: 'Organization/sarpsborg-helsestasjon' } };
+  expect((await fetch(`${api}/CarePlan`, { method: 'POST', headers: sarpsborg, body: JSON.stringify(plan) })).status).toBe(201);
+
+  // The family's own organisation sees everything.
+  expect((await fetch(`${api}/Patient/${mother.id}`, { headers: sarpsborg })).status).toBe(200);
+  const own = (await (await fetch(`${api}/Patient?_id=${mother.id}&_revinclude=CarePlan:patient`, { headers: sarpsborg })).json()) as Bundle;
+  expect(own.entry?.map((e) => e.resource?.resourceType).sort()).toEqual(['CarePlan', 'Patient']);
+
+  // Another municipality sees nothing of it, each path asserted on its own.
+  expect((await fetch(`${api}/Patient/${mother.id}`, { headers: fredrikstad })).status).toBe(404);
+  expect((await fetch(`${api}/Patient/${mother.id}/_history`, { headers: fredrikstad })).status).toBe(404);
+  expect((await fetch(`${api}/Patient/${mother.id}/_history/1`, { headers: fredrikstad })).status).toBe(404);
+  const search = (await (await fetch(`${api}/CarePlan?subject=Patient/${mother.id}`, { headers: fredrikstad })).json()) as Bundle;
+  expect(search.entry ?? []).toEqual([]);
+  const revinclude = (await (await fetch(`${api}/Patient?_id=${mother.id}&_revinclude=CarePlan:patient`, { headers: fredrikstad })).json()) as Bundle;
+  expect(revinclude.entry ?? []).toEqual([]);
+});
