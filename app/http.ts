@@ -10,7 +10,7 @@ import { createApp } from '../server/app';
 import { auditTrail } from '../server/audit';
 import { authenticate, resolveAuthenticateOptions } from '../server/auth';
 import { fhirScopes } from '../server/fhir-authorization';
-import { readFilter } from '../server/fhir-access';
+import { readFilter, writeCheck } from '../server/fhir-access';
 import type { AuthSettings } from './config';
 
 export interface HttpStackOptions {
@@ -35,5 +35,6 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
     fhirMiddleware,
     authorize: options.auth ? [fhirScopes()] : [],
     visibility: options.auth ? readFilter(store, options.auth.organisations) : undefined,
+    writeAccess: options.auth ? writeCheck(store, options.auth.organisations) : undefined,
   });
 }

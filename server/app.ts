@@ -20,6 +20,8 @@ export interface AppOptions {
   authorize?: RequestHandler[];
   /** Per request, what the caller may see (organisation-level access); absent: everything. */
   visibility?: (req: express.Request) => ((resources: Resource[]) => Promise<Resource[]>) | undefined;
+  /** Per request, the organisation-level write check; absent: every change. */
+  writeAccess?: (req: express.Request) => ((change: { before?: Resource; after?: Resource }) => Promise<void>) | undefined;
   /** Largest accepted request body; default 1 MB. */
   bodyLimit?: string;
 }
@@ -58,6 +60,7 @@ export function createApp(options: AppOptions): express.Express {
       headers: { ifMatch: req.get('if-match') ?? undefined, ifNoneExist: req.get('if-none-exist') ?? undefined },
       baseUrl,
       visible: options.visibility?.(req),
+      writable: options.writeAccess?.(req),
     };
     handle(options.store, request).then((response) => {
       res.status(response.status);

@@ -4,12 +4,14 @@
  * a history, is one its organisation takes part in, directly or through the
  * family (the family's Patient, CarePlan, CareTeam, EpisodeOfCare). Others
  * are withheld: a read by id answers 404, as if the resource did not exist,
- * so a client cannot learn of another organisation's families.
+ * so a client cannot learn of another organisation's families. Writes must
+ * keep the caller a participant before and after the change.
  */
 import type { Request } from 'express';
 import type { Resource } from '@medplum/fhirtypes';
 import type { FhirStore } from '../fhir/store';
-import { familyMembers, familyParticipants, filterAccessible, type AccessContext } from './auth';
+import { familyMembers, familyParticipants, filterAccessible, organisationAccess, organisationWriteAccess, type AccessContext } from './auth';
+import { forbidden, OperationOutcomeError } from '../fhir/outcome';
 
 const FAMILY_TYPES: [string, string][] = [
   ['Patient', '_id'],
@@ -17,6 +19,16 @@ const FAMILY_TYPES: [string, string][] = [
   ['CareTeam', 'subject'],
   ['EpisodeOfCare', 'patient'],
 ];
+
+/** The organisations taking part in a family, from its membership resources. */
+async function familyOf(store: FhirStore, patient: string, organisationsByOrgnr: Record<string, string>): Promise<Set<string>> {
+  const membership: Resource[] = [];
+  for (const [type, param] of FAMILY_TYPES) {
+    const value = param === '_id' ? patient.split('/')[1] : patient;
+    membership.push(...(await store.search(type, { [param]: value, _count: '1000' })).resources);
+  }
+  return familyParticipants(membership as never[], { organisationsByOrgnr });
+}
 
 export function readFilter(store: FhirStore, organisationsByOrgnr: Record<string, string>) {
   return (req: Request) => {
@@ -26,16 +38,32 @@ export function readFilter(store: FhirStore, organisationsByOrgnr: Record<string
       if (resources.length === 0) return resources;
       // Load the membership resources of every family these resources belong to, once.
       const families = new Map<string, Set<string>>();
-      for (const member of new Set(resources.flatMap((r) => familyMembers(r as never)))) {
-        const membership: Resource[] = [];
-        for (const [type, param] of FAMILY_TYPES) {
-          const value = param === '_id' ? member.split('/')[1] : member;
-          membership.push(...(await store.search(type, { [param]: value, _count: '1000' })).resources);
-        }
-        families.set(member, familyParticipants(membership as never[], { organisationsByOrgnr }));
-      }
+      for (const member of new Set(resources.flatMap((r) => familyMembers(r as never)))) families.set(member, await familyOf(store, member, organisationsByOrgnr));
       const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
       return filterAccessible(auth, resources as never[], context).allowed as Resource[];
+    };
+  };
+}
+
+/** Write checks: the caller must take part in the resource before and after the change. */
+export function writeCheck(store: FhirStore, organisationsByOrgnr: Record<string, string>) {
+  return (req: Request) => {
+    const auth = req.forlop;
+    if (!auth) return undefined;
+    return async (change: { before?: Resource; after?: Resource }): Promise<void> => {
+      const members = new Set([change.before, change.after].flatMap((r) => (r ? familyMembers(r as never) : [])));
+      const families = new Map<string, Set<string>>();
+      for (const member of members) families.set(member, await familyOf(store, member, organisationsByOrgnr));
+      const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
+      const decision = organisationWriteAccess(auth, change as never, context);
+      if (!decision.allowed) throw new OperationOutcomeError(forbidden(decision.reason), 403);
+      // A client cannot join a family by writing itself into it: a family that
+      // already has organisations must already count the caller among them.
+      for (const member of change.after ? familyMembers(change.after as never) : []) {
+        if ((families.get(member)?.size ?? 0) === 0) continue;
+        const family = organisationAccess(auth, { resourceType: 'Patient', id: member.split('/')[1] } as never, context);
+        if (!family.allowed) throw new OperationOutcomeError(forbidden(`Organisation ${auth.organisation.orgnr} takes no part in this family and cannot add to it; the family's organisations must hand it over (a Task) first.`), 403);
+      }
     };
   };
 }

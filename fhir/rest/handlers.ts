@@ -22,6 +22,21 @@ export interface FhirRequest {
   baseUrl: string;
   /** Keeps only what the caller may see (organisation-level access); absent: everything. */
   visible?: (resources: Resource[]) => Promise<Resource[]>;
+  /** Throws an OperationOutcomeError (403) when the caller may not make this change; absent: every change. */
+  writable?: (change: { before?: Resource; after?: Resource }) => Promise<void>;
+}
+
+async function checkWrite(req: FhirRequest, before: Resource | undefined, after: Resource | undefined): Promise<void> {
+  if (req.writable) await req.writable({ before, after });
+}
+
+async function current(store: FhirStore, type: string, id: string): Promise<Resource | undefined> {
+  try {
+    return await store.read(type, id);
+  } catch (error) {
+    if (error instanceof OperationOutcomeError && (error.status === 404 || error.status === 410)) return undefined;
+    throw error;
+  }
 }
 
 async function visibleOnly<T extends Resource>(req: FhirRequest, resources: T[]): Promise<T[]> {
@@ -167,6 +182,11 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
     const bundle = req.body as Bundle;
     if (bundle?.resourceType !== 'Bundle') throw new OperationOutcomeError(badRequest('POST to the base takes a Bundle of type transaction or batch', 'resourceType'), 400);
     if (bundle.type === 'batch') return { status: 200, body: await batch(store, req, bundle) };
+    for (const entry of bundle.entry ?? []) {
+      const [entryType, entryId] = (entry.request?.url ?? '').split('?')[0].split('/');
+      const before = entryId && entry.request?.method !== 'POST' ? await current(store, entryType, entryId) : undefined;
+      await checkWrite(req, before, entry.request?.method === 'DELETE' ? undefined : entry.resource);
+    }
     return { status: 200, body: await store.transaction(bundle) };
   }
   if (type === 'metadata' && parts.length === 1 && method === 'GET') return { status: 200, body: capabilityStatement(req.baseUrl) };
@@ -187,7 +207,9 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
       if (found.resources.length > 1) throw new OperationOutcomeError(preconditionFailed(`If-None-Exist '${req.headers.ifNoneExist}' matches more than one ${type}`), 412);
       if (found.resources.length === 1) return { status: 200, body: found.resources[0], headers: resourceHeaders(found.resources[0], req.baseUrl) };
     }
-    const created = await store.create(bodyResource(req, type));
+    const resource = bodyResource(req, type);
+    await checkWrite(req, undefined, resource);
+    const created = await store.create(resource);
     return { status: 201, body: created, headers: resourceHeaders(created, req.baseUrl) };
   }
   if (parts.length === 1 && method === 'PUT') {
@@ -196,6 +218,7 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
     const found = await store.search(type, { ...req.query, _count: '2' });
     if (found.resources.length > 1) throw new OperationOutcomeError(preconditionFailed(`The conditional update criteria match more than one ${type}`), 412);
     const body = bodyResource(req, type);
+    await checkWrite(req, found.resources[0], body);
     if (found.resources.length === 0) {
       const created = await store.create(body);
       return { status: 201, body: created, headers: resourceHeaders(created, req.baseUrl) };
@@ -207,13 +230,14 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
     // JSON Patch (RFC 6902, https://hl7.org/fhir/R4/http.html#patch); the result is validated like any write.
     const operations = req.body;
     if (!Array.isArray(operations)) throw new OperationOutcomeError(badRequest('A PATCH body must be a JSON Patch array (application/json-patch+json)'), 400);
-    const current = await store.read(type, id);
-    const patched = structuredClone(current) as Resource;
+    const stored = await readable(req, await store.read(type, id));
+    const patched = structuredClone(stored) as Resource;
     const results = applyPatch(patched, operations);
     const failed = results.findIndex((r) => r !== null);
     if (failed >= 0) throw new OperationOutcomeError(badRequest(`JSON Patch operation ${failed} failed: ${results[failed]!.message}`), 422);
     if (patched.resourceType !== type || patched.id !== id) throw new OperationOutcomeError(badRequest('A PATCH may not change resourceType or id'), 400);
-    const updated = await store.update(patched, { ifMatch: req.headers.ifMatch ?? `W/"${current.meta?.versionId}"` });
+    await checkWrite(req, stored, patched);
+    const updated = await store.update(patched, { ifMatch: req.headers.ifMatch ?? `W/"${stored.meta?.versionId}"` });
     return { status: 200, body: updated, headers: resourceHeaders(updated, req.baseUrl) };
   }
   if (parts.length === 2 && method === 'GET') {
@@ -221,11 +245,15 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
     return { status: 200, body: resource, headers: resourceHeaders(resource, req.baseUrl) };
   }
   if (parts.length === 2 && method === 'PUT') {
-    const updated = await store.update(bodyResource(req, type, id), { ifMatch: req.headers.ifMatch });
+    const body = bodyResource(req, type, id);
+    await checkWrite(req, await current(store, type, id), body);
+    const updated = await store.update(body, { ifMatch: req.headers.ifMatch });
     const status = updated.meta?.versionId === '1' ? 201 : 200;
     return { status, body: updated, headers: resourceHeaders(updated, req.baseUrl) };
   }
   if (parts.length === 2 && method === 'DELETE') {
+    const before = await current(store, type, id);
+    if (before) await checkWrite(req, before, undefined);
     await store.delete(type, id, { ifMatch: req.headers.ifMatch });
     return { status: 204 };
   }

@@ -55,7 +55,7 @@ it('accepts a valid token, checks scopes per interaction and transaction entry, 
   const write = await token('helsestasjon', 'system/Patient.cruds system/Task.rs');
   const headers = { authorization: `Bearer ${write}`, 'content-type': 'application/fhir+json' };
   let before = await audits();
-  const created = await fetch(`${api}/Patient`, { method: 'POST', headers, body: JSON.stringify({ resourceType: 'Patient', birthDate: '1990-01-01' }) });
+  const created = await fetch(`${api}/Patient`, { method: 'POST', headers, body: JSON.stringify({ resourceType: 'Patient', birthDate: '1990-01-01', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } }) });
   expect(created.status).toBe(201);
   expect(await audits()).toBe(before + 1);
 
@@ -110,4 +110,15 @@ it("withholds another organisation's family from reads, searches, includes and h
   expect(search.entry ?? []).toEqual([]);
   const revinclude = (await (await fetch(`${api}/Patient?_id=${mother.id}&_revinclude=CarePlan:patient`, { headers: fredrikstad })).json()) as Bundle;
   expect(revinclude.entry ?? []).toEqual([]);
+
+  // ...and can change none of it: update, patch, delete, a transaction entry, a conditional update.
+  const body = JSON.stringify({ resourceType: 'Patient', id: mother.id, managingOrganization: { reference: 'Organization/fredrikstad-helsestasjon' } });
+  expect((await fetch(`${api}/Patient/${mother.id}`, { method: 'PUT', headers: fredrikstad, body })).status).toBe(403);
+  expect((await fetch(`${api}/Patient/${mother.id}`, { method: 'PATCH', headers: { ...fredrikstad, 'content-type': 'application/json-patch+json' }, body: JSON.stringify([{ op: 'add', path: '/gender', value: 'female' }]) })).status).toBe(404);
+  expect((await fetch(`${api}/Patient/${mother.id}`, { method: 'DELETE', headers: fredrikstad })).status).toBe(403);
+  const tx = { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { ...plan, author: { reference: 'Organization/fredrikstad-helsestasjon' } }, request: { method: 'POST', url: 'CarePlan' } }] };
+  expect((await fetch(api, { method: 'POST', headers: fredrikstad, body: JSON.stringify(tx) })).status).toBe(403);
+  expect((await fetch(`${api}/Patient?_id=${mother.id}`, { method: 'PUT', headers: fredrikstad, body })).status).toBe(403);
+  expect((await fetch(`${api}/Patient/${mother.id}`, { headers: sarpsborg })).status).toBe(200);
+  expect(((await (await fetch(`${api}/Patient/${mother.id}`, { headers: sarpsborg })).json()) as { meta: { versionId: string } }).meta.versionId).toBe('1');
 });
