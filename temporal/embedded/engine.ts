@@ -11,9 +11,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { VirtualClock } from './clock';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound, RpcError } from './errors';
+import { alreadyExists, invalidArgument, notFound, RpcError } from './errors';
 import type { ActivityState, Execution, NamespaceRecord, UpdateState } from './model';
-import { durationMs, enums, packAny, timestamp, unpackAny, type Msg } from './proto';
+import { duration, durationMs, enums, packAny, timestamp, unpackAny, type Msg } from './proto';
+import { retryDelay, withRetryDefaults } from './retry-policy';
+import { parseToken, token } from './task-token';
 import { TaskQueues } from './task-queues';
 import { status as grpcStatus } from '@grpc/grpc-js';
 
@@ -282,8 +284,8 @@ export class Engine {
       taskQueue: { name: req.taskQueue.name, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
       input: req.input,
       workflowExecutionTimeout: req.workflowExecutionTimeout,
-      workflowRunTimeout: runTimeoutMs ? { seconds: Math.floor(runTimeoutMs / 1000), nanos: (runTimeoutMs % 1000) * 1e6 } : undefined,
-      workflowTaskTimeout: { seconds: Math.floor(exec.workflowTaskTimeoutMs / 1000), nanos: (exec.workflowTaskTimeoutMs % 1000) * 1e6 },
+      workflowRunTimeout: runTimeoutMs ? duration(runTimeoutMs) : undefined,
+      workflowTaskTimeout: duration(exec.workflowTaskTimeoutMs),
       continuedExecutionRunId: continued?.from.runId,
       initiator: continued?.initiator,
       continuedFailure: continued?.failure,
@@ -294,7 +296,7 @@ export class Engine {
       retryPolicy: req.retryPolicy,
       attempt: exec.attempt,
       workflowExecutionExpirationTime: executionExpiresAt ? timestamp(executionExpiresAt) : undefined,
-      firstWorkflowTaskBackoff: delayMs ? { seconds: Math.floor(delayMs / 1000), nanos: (delayMs % 1000) * 1e6 } : undefined,
+      firstWorkflowTaskBackoff: delayMs ? duration(delayMs) : undefined,
       memo: req.memo,
       searchAttributes: req.searchAttributes,
       header: req.header,
@@ -339,7 +341,7 @@ export class Engine {
     const queue = exec.stickyQueue ?? exec.taskQueue;
     const ev = this.appendEvent(exec, ET.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, 'workflowTaskScheduledEventAttributes', {
       taskQueue: { name: queue, kind: sticky ? enums.TaskQueueKind.TASK_QUEUE_KIND_STICKY : enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL, normalName: sticky ? exec.taskQueue : undefined },
-      startToCloseTimeout: { seconds: Math.floor(exec.workflowTaskTimeoutMs / 1000), nanos: (exec.workflowTaskTimeoutMs % 1000) * 1e6 },
+      startToCloseTimeout: duration(exec.workflowTaskTimeoutMs),
       attempt,
     });
     exec.wft = { ...exec.wft, state: 1, scheduledEventId: ev.eventId, startedEventId: 0, attempt, queue, sticky, scheduledAt: this.clock.now(), seq: this.taskSeq++ };
@@ -646,9 +648,9 @@ export class Engine {
       taskQueue: { name: taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
       header: a.header,
       input: a.input,
-      scheduleToCloseTimeout: msDuration(scheduleToCloseMs),
-      scheduleToStartTimeout: msDuration(scheduleToStartMs),
-      startToCloseTimeout: msDuration(startToCloseMs),
+      scheduleToCloseTimeout: duration(scheduleToCloseMs),
+      scheduleToStartTimeout: duration(scheduleToStartMs),
+      startToCloseTimeout: duration(startToCloseMs),
       heartbeatTimeout: a.heartbeatTimeout,
       workflowTaskCompletedEventId: completedId,
       retryPolicy,
@@ -734,9 +736,9 @@ export class Engine {
       currentAttemptScheduledTime: timestamp(activity.attemptScheduledAt),
       startedTime: timestamp(now),
       attempt: activity.attempt,
-      scheduleToCloseTimeout: msDuration(activity.scheduleToCloseMs),
-      startToCloseTimeout: msDuration(activity.startToCloseMs),
-      heartbeatTimeout: msDuration(activity.heartbeatMs),
+      scheduleToCloseTimeout: duration(activity.scheduleToCloseMs),
+      startToCloseTimeout: duration(activity.startToCloseMs),
+      heartbeatTimeout: duration(activity.heartbeatMs),
       retryPolicy: activity.retryPolicy,
     };
   }
@@ -1430,40 +1432,3 @@ export class AlreadyStarted extends RpcError {
 
 export const SYSTEM_SEARCH_ATTRIBUTES = new Set(['WorkflowType', 'WorkflowId', 'RunId', 'ExecutionStatus', 'StartTime', 'CloseTime', 'ExecutionTime', 'TaskQueue', 'BuildIds', 'TemporalChangeVersion', 'BinaryChecksums']);
 
-function msDuration(ms: number): Msg | undefined {
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
-}
-
-/** Server-side retry defaults, as Temporal fills them in (docs.temporal.io/encyclopedia/retry-policies). */
-export function withRetryDefaults(policy: Msg | undefined): Msg {
-  const initial = durationMs(policy?.initialInterval) || 1000;
-  return {
-    initialInterval: msDuration(initial),
-    backoffCoefficient: policy?.backoffCoefficient && policy.backoffCoefficient >= 1 ? policy.backoffCoefficient : 2,
-    maximumInterval: msDuration(durationMs(policy?.maximumInterval) || initial * 100),
-    maximumAttempts: policy?.maximumAttempts ?? 0,
-    nonRetryableErrorTypes: policy?.nonRetryableErrorTypes ?? [],
-  };
-}
-
-export function retryDelay(policy: Msg, attempt: number): number {
-  const initial = durationMs(policy.initialInterval) || 1000;
-  const max = durationMs(policy.maximumInterval) || initial * 100;
-  return Math.min(max, initial * Math.pow(policy.backoffCoefficient || 2, attempt - 1));
-}
-
-function token(value: object): Buffer {
-  return Buffer.from(JSON.stringify(value));
-}
-
-function parseToken(buffer: Buffer | Uint8Array | undefined): Msg | undefined {
-  if (!buffer || buffer.length === 0) throw invalidArgument('task token is not set on the request');
-  try {
-    const value = JSON.parse(Buffer.from(buffer).toString('utf8'));
-    return value && typeof value === 'object' ? value : undefined;
-  } catch {
-    throw invalidArgument('task token is malformed');
-  }
-}
-
-export { failedPrecondition };
