@@ -11,12 +11,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { VirtualClock } from './clock';
-import { alreadyExists, invalidArgument, notFound, RpcError } from './errors';
+import { alreadyExists, AlreadyStarted, invalidArgument, notFound, RpcError } from './errors';
+
+export { AlreadyStarted } from './errors';
 import type { ActivityState, Execution, NamespaceRecord, UpdateState } from './model';
 import { duration, durationMs, enums, packAny, timestamp, unpackAny, type Msg } from './proto';
 import { retryDelay, withRetryDefaults } from './retry-policy';
 import { parseToken, token } from './task-token';
 import { TaskQueues } from './task-queues';
+import { applyParentClosePolicies, cancelExternal, notifyParent, signalExternal, startChild } from './children';
 import { status as grpcStatus } from '@grpc/grpc-js';
 
 const ET = enums.EventType;
@@ -163,7 +166,8 @@ export class Engine {
   // ---------------------------------------------------------------- events
 
   /** Writes an event; while a workflow task is with a worker the event is held back. */
-  private addEvent(exec: Execution, eventType: number, attrName: string, attrs: Msg): Msg {
+  /** @internal */
+  addEvent(exec: Execution, eventType: number, attrName: string, attrs: Msg): Msg {
     const event: Msg = { eventTime: timestamp(this.clock.now()), eventType, [attrName]: attrs };
     if (exec.wft.state === 2) {
       exec.buffered.push(event);
@@ -176,7 +180,8 @@ export class Engine {
   }
 
   /** Writes an event now, even while a task is in flight (command events, task events). */
-  private appendEvent(exec: Execution, eventType: number, attrName: string, attrs: Msg): Msg {
+  /** @internal */
+  appendEvent(exec: Execution, eventType: number, attrName: string, attrs: Msg): Msg {
     const event: Msg = { eventId: exec.history.length + 1, eventTime: timestamp(this.clock.now()), eventType, taskId: exec.history.length + 1, [attrName]: attrs };
     exec.history.push(event);
     this.touch(exec);
@@ -608,11 +613,11 @@ export class Engine {
       case CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION:
         return this.continueAsNew(exec, completedId, command.continueAsNewWorkflowExecutionCommandAttributes ?? {});
       case CT.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION:
-        return this.startChild(exec, completedId, command.startChildWorkflowExecutionCommandAttributes ?? {});
+        return startChild(this, exec, completedId, command.startChildWorkflowExecutionCommandAttributes ?? {});
       case CT.COMMAND_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION:
-        return this.signalExternal(exec, completedId, command.signalExternalWorkflowExecutionCommandAttributes ?? {});
+        return signalExternal(this, exec, completedId, command.signalExternalWorkflowExecutionCommandAttributes ?? {});
       case CT.COMMAND_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION:
-        return this.cancelExternal(exec, completedId, command.requestCancelExternalWorkflowExecutionCommandAttributes ?? {});
+        return cancelExternal(this, exec, completedId, command.requestCancelExternalWorkflowExecutionCommandAttributes ?? {});
       default:
         throw invalidArgument(`command type ${command.commandType} is not supported by the embedded server`);
     }
@@ -1067,217 +1072,16 @@ export class Engine {
       }
       this.kickOff(next);
     } else {
-      this.notifyParent(exec, status, outcome);
+      notifyParent(this, exec, status, outcome);
     }
-    this.applyParentClosePolicies(exec);
+    applyParentClosePolicies(this, exec);
     this.touch(exec);
-  }
-
-  // ---------------------------------------------------------------- children and external workflows
-
-  private startChild(exec: Execution, completedId: number, a: Msg): void {
-    const namespace = a.namespace || exec.namespace;
-    const initiated = this.appendEvent(exec, ET.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED, 'startChildWorkflowExecutionInitiatedEventAttributes', {
-      ...a,
-      namespace,
-      workflowTaskCompletedEventId: completedId,
-    });
-    const initiatedEventId = initiated.eventId;
-    exec.children[initiatedEventId] = {
-      initiatedEventId,
-      namespace,
-      workflowId: a.workflowId,
-      startedEventId: 0,
-      workflowType: a.workflowType?.name,
-      parentClosePolicy: a.parentClosePolicy || enums.ParentClosePolicy.PARENT_CLOSE_POLICY_TERMINATE,
-    };
-    // The child starts right after this task completes, as the history service does.
-    queueMicrotask(() => this.launchChild(exec, initiatedEventId, a, namespace));
-  }
-
-  private launchChild(exec: Execution, initiatedEventId: number, a: Msg, namespace: string): void {
-    const child = exec.children[initiatedEventId];
-    if (!child || exec.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING) return;
-    try {
-      const { exec: childExec } = this.startWorkflow(
-        {
-          namespace,
-          workflowId: a.workflowId,
-          workflowType: a.workflowType,
-          taskQueue: a.taskQueue?.name ? a.taskQueue : { name: exec.taskQueue },
-          input: a.input,
-          workflowExecutionTimeout: a.workflowExecutionTimeout,
-          workflowRunTimeout: a.workflowRunTimeout,
-          workflowTaskTimeout: a.workflowTaskTimeout,
-          workflowIdReusePolicy: a.workflowIdReusePolicy,
-          retryPolicy: a.retryPolicy,
-          header: a.header,
-          memo: a.memo,
-          searchAttributes: a.searchAttributes,
-          identity: 'forlop-embedded-temporal',
-          requestId: randomUUID(),
-        },
-        { parent: { namespace: exec.namespace, workflowId: exec.workflowId, runId: exec.runId, initiatedEventId } },
-      );
-      child.runId = childExec.runId;
-      const started = this.addEvent(exec, ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED, 'childWorkflowExecutionStartedEventAttributes', {
-        namespace,
-        initiatedEventId,
-        workflowExecution: { workflowId: childExec.workflowId, runId: childExec.runId },
-        workflowType: a.workflowType,
-        header: a.header,
-      });
-      child.startedEventId = started.eventId ?? 0;
-      this.kickOff(childExec);
-    } catch (error) {
-      delete exec.children[initiatedEventId];
-      this.addEvent(exec, ET.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED, 'startChildWorkflowExecutionFailedEventAttributes', {
-        namespace,
-        workflowId: a.workflowId,
-        workflowType: a.workflowType,
-        cause: enums.StartChildWorkflowExecutionFailedCause.START_CHILD_WORKFLOW_EXECUTION_FAILED_CAUSE_WORKFLOW_ALREADY_EXISTS,
-        control: a.control,
-        initiatedEventId,
-      });
-      if (!(error instanceof AlreadyStarted)) this.options.log?.('child workflow start failed', { error: String(error) });
-    }
-    this.scheduleWorkflowTask(exec);
-    this.commitSoon();
-  }
-
-  private notifyParent(exec: Execution, status: number, outcome: Msg): void {
-    const link = exec.parent;
-    if (!link) return;
-    const parent = this.executions.get(`${link.namespace}/${link.workflowId}/${link.runId}`);
-    if (!parent || parent.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING) return;
-    const child = parent.children[link.initiatedEventId];
-    if (!child) return;
-    delete parent.children[link.initiatedEventId];
-    if (!child.startedEventId) {
-      // Its started event was held back when written; find the id it got.
-      const started = [...parent.history, ...parent.buffered].find(
-        (e) => e.childWorkflowExecutionStartedEventAttributes?.initiatedEventId === link.initiatedEventId,
-      );
-      child.startedEventId = started?.eventId ?? 0;
-    }
-    const common = {
-      namespace: exec.namespace,
-      workflowExecution: { workflowId: exec.workflowId, runId: exec.runId },
-      workflowType: { name: exec.workflowType },
-      initiatedEventId: link.initiatedEventId,
-      startedEventId: child.startedEventId,
-    };
-    switch (status) {
-      case WS.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-        this.addEvent(parent, ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED, 'childWorkflowExecutionCompletedEventAttributes', { ...common, result: outcome.result });
-        break;
-      case WS.WORKFLOW_EXECUTION_STATUS_FAILED:
-        this.addEvent(parent, ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED, 'childWorkflowExecutionFailedEventAttributes', { ...common, failure: outcome.failure, retryState: outcome.retryState });
-        break;
-      case WS.WORKFLOW_EXECUTION_STATUS_CANCELED:
-        this.addEvent(parent, ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED, 'childWorkflowExecutionCanceledEventAttributes', { ...common, details: outcome.details });
-        break;
-      case WS.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-        this.addEvent(parent, ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED, 'childWorkflowExecutionTerminatedEventAttributes', common);
-        break;
-      case WS.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-        this.addEvent(parent, ET.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT, 'childWorkflowExecutionTimedOutEventAttributes', { ...common, retryState: enums.RetryState.RETRY_STATE_TIMEOUT });
-        break;
-    }
-    this.scheduleWorkflowTask(parent);
-  }
-
-  private applyParentClosePolicies(exec: Execution): void {
-    for (const child of Object.values(exec.children)) {
-      const PCP = enums.ParentClosePolicy;
-      if (child.parentClosePolicy === PCP.PARENT_CLOSE_POLICY_ABANDON || !child.runId) continue;
-      const runs = this.runs.get(`${child.namespace}/${child.workflowId}`);
-      const latest = runs && this.executions.get(`${child.namespace}/${child.workflowId}/${runs[runs.length - 1]}`);
-      if (!latest || latest.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING) continue;
-      latest.parent = undefined;
-      if (child.parentClosePolicy === PCP.PARENT_CLOSE_POLICY_REQUEST_CANCEL) this.requestCancel(latest, 'parent closed (parent close policy REQUEST_CANCEL)', 'forlop-embedded-temporal');
-      else this.terminate(latest, 'parent closed (parent close policy TERMINATE)', undefined, 'forlop-embedded-temporal');
-    }
-    exec.children = {};
-  }
-
-  private signalExternal(exec: Execution, completedId: number, a: Msg): void {
-    const namespace = a.namespace || exec.namespace;
-    const initiated = this.appendEvent(exec, ET.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, 'signalExternalWorkflowExecutionInitiatedEventAttributes', {
-      namespace,
-      workflowExecution: a.execution,
-      signalName: a.signalName,
-      input: a.input,
-      control: a.control,
-      childWorkflowOnly: a.childWorkflowOnly,
-      header: a.header,
-      workflowTaskCompletedEventId: completedId,
-    });
-    const initiatedEventId = initiated.eventId;
-    queueMicrotask(() => {
-      if (exec.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING) return;
-      try {
-        const target = this.lookup(namespace, a.execution?.workflowId, a.execution?.runId);
-        this.signal(target, { signalName: a.signalName, input: a.input, header: a.header, identity: 'forlop-embedded-temporal' });
-        this.addEvent(exec, ET.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED, 'externalWorkflowExecutionSignaledEventAttributes', {
-          initiatedEventId,
-          namespace,
-          workflowExecution: { workflowId: target.workflowId, runId: target.runId },
-          control: a.control,
-        });
-      } catch {
-        this.addEvent(exec, ET.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED, 'signalExternalWorkflowExecutionFailedEventAttributes', {
-          cause: enums.SignalExternalWorkflowExecutionFailedCause.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND,
-          initiatedEventId,
-          namespace,
-          workflowExecution: a.execution,
-          control: a.control,
-        });
-      }
-      this.scheduleWorkflowTask(exec);
-      this.commitSoon();
-    });
-  }
-
-  private cancelExternal(exec: Execution, completedId: number, a: Msg): void {
-    const namespace = a.namespace || exec.namespace;
-    const execution = { workflowId: a.workflowId, runId: a.runId || undefined };
-    const initiated = this.appendEvent(exec, ET.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, 'requestCancelExternalWorkflowExecutionInitiatedEventAttributes', {
-      namespace,
-      workflowExecution: execution,
-      control: a.control,
-      childWorkflowOnly: a.childWorkflowOnly,
-      reason: a.reason,
-      workflowTaskCompletedEventId: completedId,
-    });
-    const initiatedEventId = initiated.eventId;
-    queueMicrotask(() => {
-      if (exec.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING) return;
-      try {
-        const target = this.lookup(namespace, execution.workflowId, execution.runId);
-        this.requestCancel(target, a.reason, 'forlop-embedded-temporal', { initiatedEventId, namespace: exec.namespace, execution: { workflowId: exec.workflowId, runId: exec.runId } });
-        this.addEvent(exec, ET.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED, 'externalWorkflowExecutionCancelRequestedEventAttributes', {
-          initiatedEventId,
-          namespace,
-          workflowExecution: { workflowId: target.workflowId, runId: target.runId },
-        });
-      } catch {
-        this.addEvent(exec, ET.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED, 'requestCancelExternalWorkflowExecutionFailedEventAttributes', {
-          cause: enums.CancelExternalWorkflowExecutionFailedCause.CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED_CAUSE_EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND,
-          initiatedEventId,
-          namespace,
-          workflowExecution: execution,
-          control: a.control,
-        });
-      }
-      this.scheduleWorkflowTask(exec);
-      this.commitSoon();
-    });
   }
 
   /** Work done outside an RPC (a child launched after a task) is committed by the service's background flush. */
   onBackgroundChange?: () => void;
-  private commitSoon(): void {
+  /** @internal */
+  commitSoon(): void {
     this.onBackgroundChange?.();
   }
 
@@ -1424,11 +1228,6 @@ export class Engine {
   }
 }
 
-export class AlreadyStarted extends RpcError {
-  constructor(message: string, readonly startRequestId: string | undefined, readonly runId: string) {
-    super(grpcStatus.ALREADY_EXISTS, message);
-  }
-}
 
 export const SYSTEM_SEARCH_ATTRIBUTES = new Set(['WorkflowType', 'WorkflowId', 'RunId', 'ExecutionStatus', 'StartTime', 'CloseTime', 'ExecutionTime', 'TaskQueue', 'BuildIds', 'TemporalChangeVersion', 'BinaryChecksums']);
 
