@@ -18,6 +18,8 @@ import type { ActivityState, Execution, NamespaceRecord, UpdateState } from './m
 import { duration, durationMs, enums, packAny, timestamp, unpackAny, type Msg } from './proto';
 import { retryDelay, withRetryDefaults } from './retry-policy';
 import { parseToken, token } from './task-token';
+import * as queryTasks from './queries';
+import type { PendingQuery } from './queries';
 import { TaskQueues } from './task-queues';
 import { applyParentClosePolicies, cancelExternal, notifyParent, signalExternal, startChild } from './children';
 import { status as grpcStatus } from '@grpc/grpc-js';
@@ -37,15 +39,6 @@ const TERMINAL_COMMANDS = new Set<number>([
 export type WorkflowTaskRef = { kind: 'workflow'; key: string; seq: number } | { kind: 'query'; id: string };
 export type ActivityTaskRef = { key: string; scheduledEventId: number; seq: number };
 
-interface PendingQuery {
-  id: string;
-  key: string;
-  query: Msg;
-  resolve: (result: Msg) => void;
-  reject: (error: Error) => void;
-  /** 'waiting' for a task to finish, 'riding' on a scheduled task, 'dispatched' as a query task. */
-  state: 'waiting' | 'riding' | 'dispatched';
-}
 
 export interface EngineOptions {
   timeSkipping: boolean;
@@ -371,7 +364,7 @@ export class Engine {
 
   /** Claims a queued workflow task for a poll: writes WorkflowTaskStarted and builds the response. */
   claimWorkflowTask(ref: WorkflowTaskRef, identity: string): Msg | undefined {
-    if (ref.kind === 'query') return this.claimQueryTask(ref.id);
+    if (ref.kind === 'query') return queryTasks.claimQueryTask(this, ref.id);
     const exec = this.executions.get(ref.key);
     if (!exec || exec.wft.state !== 1 || exec.wft.seq !== ref.seq || exec.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING) return undefined;
     this.cancelScheduled(`sticky/${exec.key}`);
@@ -450,7 +443,7 @@ export class Engine {
       exec.stickyQueue = undefined;
     }
     // Answers to queries that rode on this task.
-    for (const [id, result] of Object.entries((req.queryResults ?? {}) as Record<string, Msg>)) this.answerQuery(id, result);
+    for (const [id, result] of Object.entries((req.queryResults ?? {}) as Record<string, Msg>)) queryTasks.answerQuery(this, id, result);
     const messages: Msg[] = req.messages ?? [];
     const byId = new Map(messages.map((m) => [m.id, m]));
     const handled = new Set<string>();
@@ -481,7 +474,7 @@ export class Engine {
       const needsTask = flushed > 0 || req.forceCreateNewWorkflowTask || Object.values(exec.updates).some((u) => u.stage === 1);
       if (needsTask) this.scheduleWorkflowTask(exec);
     }
-    this.requeueQueries(exec, taskQueries);
+    queryTasks.requeueQueries(this, exec, taskQueries);
     this.touch(exec);
     const activityTasks = exec.status === WS.WORKFLOW_EXECUTION_STATUS_RUNNING ? this.eagerTasks : [];
     this.eagerTasks = undefined;
@@ -531,7 +524,7 @@ export class Engine {
     } else {
       this.scheduleWorkflowTask(exec);
     }
-    this.requeueQueries(exec, taskQueries);
+    queryTasks.requeueQueries(this, exec, taskQueries);
     this.touch(exec);
   }
 
@@ -1063,7 +1056,7 @@ export class Engine {
         u.outcome = { failure: { message: 'workflow execution already completed', applicationFailureInfo: { type: 'AcceptedUpdateCompletedWorkflow' } } };
       }
     }
-    for (const q of this.queries.values()) if (q.key === exec.key && q.state !== 'dispatched') this.dispatchQueryTask(q);
+    for (const q of this.queries.values()) if (q.key === exec.key && q.state !== 'dispatched') queryTasks.dispatchQueryTask(this, q);
     if (next) {
       // The chain goes on: the new run inherits the parent link; the parent hears only of the final run.
       if (next.executionExpiresAt > 0) {
@@ -1134,89 +1127,14 @@ export class Engine {
     this.touch(exec);
   }
 
-  // ---------------------------------------------------------------- queries
+  // ---------------------------------------------------------------- queries (queries.ts)
 
   query(exec: Execution, query: Msg, rejectCondition: number): Promise<Msg> {
-    const WS2 = WS;
-    if (rejectCondition === enums.QueryRejectCondition.QUERY_REJECT_CONDITION_NOT_OPEN && exec.status !== WS2.WORKFLOW_EXECUTION_STATUS_RUNNING) {
-      return Promise.resolve({ queryRejected: { status: exec.status } });
-    }
-    if (rejectCondition === enums.QueryRejectCondition.QUERY_REJECT_CONDITION_NOT_COMPLETED_CLEANLY &&
-      exec.status !== WS2.WORKFLOW_EXECUTION_STATUS_RUNNING && exec.status !== WS2.WORKFLOW_EXECUTION_STATUS_COMPLETED) {
-      return Promise.resolve({ queryRejected: { status: exec.status } });
-    }
-    return new Promise((resolve, reject) => {
-      const q: PendingQuery = { id: randomUUID(), key: exec.key, query, resolve, reject, state: 'waiting' };
-      this.queries.set(q.id, q);
-      if (exec.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING || exec.wft.state === 0) this.dispatchQueryTask(q);
-      else if (exec.wft.state === 1) {
-        q.state = 'riding';
-        exec.wft.queries.push(q.id);
-      }
-      // state 2: waits for the task to finish (requeueQueries).
-      this.clock.maybeSkip();
-    });
-  }
-
-  private requeueQueries(exec: Execution, riding: string[]): void {
-    for (const q of this.queries.values()) {
-      if (q.key !== exec.key || q.state === 'dispatched') continue;
-      if (q.state === 'riding' && !riding.includes(q.id) && exec.wft.queries.includes(q.id)) continue;
-      if (exec.status === WS.WORKFLOW_EXECUTION_STATUS_RUNNING && exec.wft.state === 1) {
-        q.state = 'riding';
-        if (!exec.wft.queries.includes(q.id)) exec.wft.queries.push(q.id);
-      } else if (exec.wft.state === 0 || exec.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING) {
-        this.dispatchQueryTask(q);
-      } else {
-        q.state = 'waiting';
-      }
-    }
-  }
-
-  private dispatchQueryTask(q: PendingQuery): void {
-    const exec = this.executions.get(q.key)!;
-    q.state = 'dispatched';
-    this.workflowQueues.push(`${exec.namespace}/${exec.taskQueue}`, { kind: 'query', id: q.id });
-  }
-
-  private claimQueryTask(id: string): Msg | undefined {
-    const q = this.queries.get(id);
-    if (!q || q.state !== 'dispatched') return undefined;
-    const exec = this.executions.get(q.key)!;
-    return {
-      taskToken: token({ query: id }),
-      workflowExecution: { workflowId: exec.workflowId, runId: exec.runId },
-      workflowType: { name: exec.workflowType },
-      history: { events: exec.history },
-      query: q.query,
-      workflowExecutionTaskQueue: { name: exec.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-      startedEventId: exec.history.length,
-      previousStartedEventId: exec.previousStartedEventId,
-      attempt: 1,
-    };
+    return queryTasks.query(this, exec, query, rejectCondition);
   }
 
   respondQueryTask(req: Msg): void {
-    const t = parseToken(req.taskToken);
-    if (!t || typeof t.query !== 'string' || !this.queries.has(t.query)) throw notFound('query task not found: it was answered or timed out');
-    this.answerQuery(t.query, { resultType: req.completedType, answer: req.queryResult, errorMessage: req.errorMessage, failure: req.failure });
-  }
-
-  private answerQuery(id: string, result: Msg): void {
-    const q = this.queries.get(id);
-    if (!q) return;
-    this.queries.delete(id);
-    if (result.resultType === enums.QueryResultType.QUERY_RESULT_TYPE_FAILED) {
-      q.reject(new RpcError(grpcStatus.INVALID_ARGUMENT, result.errorMessage || result.failure?.message || 'query failed'));
-    } else {
-      q.resolve({ queryResult: result.answer });
-    }
-    this.clock.maybeSkip();
-  }
-
-  abandonQuery(id: string): void {
-    this.queries.delete(id);
-    this.clock.maybeSkip();
+    queryTasks.respondQueryTask(this, req);
   }
 
   stop(): void {

@@ -1,0 +1,103 @@
+/**
+ * Queries (https://docs.temporal.io/develop/typescript/message-passing#queries):
+ * a query rides on a scheduled workflow task, waits behind one in flight, or
+ * goes to a worker as a legacy query task with the full history (idle or
+ * closed workflows). Functions over the engine's state.
+ */
+import { randomUUID } from 'node:crypto';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import type { Engine } from './engine';
+import { notFound, RpcError } from './errors';
+import type { Execution } from './model';
+import { enums, type Msg } from './proto';
+import { parseToken, token } from './task-token';
+
+const WS = enums.WorkflowExecutionStatus;
+
+export interface PendingQuery {
+  id: string;
+  key: string;
+  query: Msg;
+  resolve: (result: Msg) => void;
+  reject: (error: Error) => void;
+  /** 'waiting' for a task to finish, 'riding' on a scheduled task, 'dispatched' as a query task. */
+  state: 'waiting' | 'riding' | 'dispatched';
+}
+
+export function query(engine: Engine, exec: Execution, query: Msg, rejectCondition: number): Promise<Msg> {
+  const WS2 = WS;
+  if (rejectCondition === enums.QueryRejectCondition.QUERY_REJECT_CONDITION_NOT_OPEN && exec.status !== WS2.WORKFLOW_EXECUTION_STATUS_RUNNING) {
+    return Promise.resolve({ queryRejected: { status: exec.status } });
+  }
+  if (rejectCondition === enums.QueryRejectCondition.QUERY_REJECT_CONDITION_NOT_COMPLETED_CLEANLY &&
+    exec.status !== WS2.WORKFLOW_EXECUTION_STATUS_RUNNING && exec.status !== WS2.WORKFLOW_EXECUTION_STATUS_COMPLETED) {
+    return Promise.resolve({ queryRejected: { status: exec.status } });
+  }
+  return new Promise((resolve, reject) => {
+    const q: PendingQuery = { id: randomUUID(), key: exec.key, query, resolve, reject, state: 'waiting' };
+    engine.queries.set(q.id, q);
+    if (exec.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING || exec.wft.state === 0) dispatchQueryTask(engine, q);
+    else if (exec.wft.state === 1) {
+      q.state = 'riding';
+      exec.wft.queries.push(q.id);
+    }
+    // state 2: waits for the task to finish (requeueQueries).
+    engine.clock.maybeSkip();
+  });
+}
+
+export function requeueQueries(engine: Engine, exec: Execution, riding: string[]): void {
+  for (const q of engine.queries.values()) {
+    if (q.key !== exec.key || q.state === 'dispatched') continue;
+    if (q.state === 'riding' && !riding.includes(q.id) && exec.wft.queries.includes(q.id)) continue;
+    if (exec.status === WS.WORKFLOW_EXECUTION_STATUS_RUNNING && exec.wft.state === 1) {
+      q.state = 'riding';
+      if (!exec.wft.queries.includes(q.id)) exec.wft.queries.push(q.id);
+    } else if (exec.wft.state === 0 || exec.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING) {
+      dispatchQueryTask(engine, q);
+    } else {
+      q.state = 'waiting';
+    }
+  }
+}
+
+export function dispatchQueryTask(engine: Engine, q: PendingQuery): void {
+  const exec = engine.executions.get(q.key)!;
+  q.state = 'dispatched';
+  engine.workflowQueues.push(`${exec.namespace}/${exec.taskQueue}`, { kind: 'query', id: q.id });
+}
+
+export function claimQueryTask(engine: Engine, id: string): Msg | undefined {
+  const q = engine.queries.get(id);
+  if (!q || q.state !== 'dispatched') return undefined;
+  const exec = engine.executions.get(q.key)!;
+  return {
+    taskToken: token({ query: id }),
+    workflowExecution: { workflowId: exec.workflowId, runId: exec.runId },
+    workflowType: { name: exec.workflowType },
+    history: { events: exec.history },
+    query: q.query,
+    workflowExecutionTaskQueue: { name: exec.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    startedEventId: exec.history.length,
+    previousStartedEventId: exec.previousStartedEventId,
+    attempt: 1,
+  };
+}
+
+export function respondQueryTask(engine: Engine, req: Msg): void {
+  const t = parseToken(req.taskToken);
+  if (!t || typeof t.query !== 'string' || !engine.queries.has(t.query)) throw notFound('query task not found: it was answered or timed out');
+  answerQuery(engine, t.query, { resultType: req.completedType, answer: req.queryResult, errorMessage: req.errorMessage, failure: req.failure });
+}
+
+export function answerQuery(engine: Engine, id: string, result: Msg): void {
+  const q = engine.queries.get(id);
+  if (!q) return;
+  engine.queries.delete(id);
+  if (result.resultType === enums.QueryResultType.QUERY_RESULT_TYPE_FAILED) {
+    q.reject(new RpcError(grpcStatus.INVALID_ARGUMENT, result.errorMessage || result.failure?.message || 'query failed'));
+  } else {
+    q.resolve({ queryResult: result.answer });
+  }
+  engine.clock.maybeSkip();
+}
