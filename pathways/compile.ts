@@ -126,7 +126,7 @@ export function compile(def: MergedDefinition): Plan {
           escalation: h.escalation.map((e) => ({ after: parseOffset(e.after), to: e.to })),
           milestones: (h.milestones ?? []).map((m) => ({ id: m.id, title: m.title, within: { ...m.within }, after: m.after, repeat: m.repeat ?? false })),
           ...(h.returnHandoff ? { returnHandoff: h.returnHandoff } : {}),
-          section10a: h.section10a ?? false,
+          ...(h.checkOnAccept ? { checkOnAccept: h.checkOnAccept } : {}),
           source: sourceRef(h.source),
         },
       ]),

@@ -145,7 +145,7 @@ export interface Handoff {
   escalation: { after: Offset; to: 'coordinator' | 'service-leader' }[];
   milestones: { id: string; title: string; within: Deadline; after: string; repeat: boolean }[];
   returnHandoff?: string;
-  section10a: boolean;
+  checkOnAccept?: string;
   source: SourceRef;
 }
 

@@ -271,7 +271,7 @@ const handoff = {
       },
     },
     returnHandoff: { ...id, description: 'the handoff started back when this one completes (discharge to the municipality)' },
-    section10a: { type: 'boolean', description: 'the receiver treats a parent: open the helsepersonelloven §10a check for the children' },
+    checkOnAccept: { ...id, description: 'a check (an entry in `checks`) the receiver must do once it accepts, e.g. the helsepersonelloven §10a check when a parent enters specialist care' },
     source,
   },
 } as const;

@@ -205,6 +205,7 @@ export function semanticProblems(def: MergedDefinition): DefinitionProblem[] {
     ref(h, ['to'], 'service', v.to, services);
     if (v.from === v.to) at(h, ['to'], `a handoff goes between two services; from and to are both '${v.from}'`);
     ref(h, ['returnHandoff'], 'handoff', v.returnHandoff, handoffIds);
+    ref(h, ['checkOnAccept'], 'check', v.checkOnAccept, checkIds);
     if (v.deadline.workingDays === undefined && v.deadline.days === undefined) at(h, ['deadline'], 'a handoff deadline needs workingDays or days', 'e.g. workingDays: 10 (pasient- og brukerrettighetsloven §2-2)');
     if (v.deadline.workingDays !== undefined && v.deadline.days !== undefined) at(h, ['deadline'], 'give workingDays or days, not both');
     let last = -Infinity;

@@ -1,0 +1,132 @@
+import { DefinitionRegistry } from '../pathways/registry';
+import type { Plan } from '../pathways/plan';
+import { advance, applyEvent, nextWakeUp, PathwayInputError, startPathway, type PathwayState } from './pathway-state';
+
+const plan: Plan = DefinitionRegistry.builtIn().plan('Basisprogram');
+// Due 2027-06-01: gestational week 0 starts 2026-08-25; enrolled in week 10.
+const anchors = { enrolment: '2026-11-03', dueDate: '2027-06-01' };
+const step = (state: PathwayState, key: string) => state.steps.find((s) => s.key === key)!;
+
+describe('startPathway', () => {
+  it('plans the pregnancy from the due date and waits for the birth for the rest', () => {
+    const { state, effects } = startPathway(plan, 'f1', anchors, anchors.enrolment);
+    expect(state.phase).toBe('pregnancy');
+    expect(step(state, 'preg-24')).toMatchObject({ status: 'planned', target: '2027-02-09', earliest: '2027-02-02', latest: '2027-02-16' });
+    expect(step(state, 'hs-6w')).toMatchObject({ status: 'waiting' });
+    // Week 6-12 closes on 2026-11-17, after enrolment: still the family's to attend.
+    expect(step(state, 'preg-1')).toMatchObject({ status: 'planned', latest: '2026-11-17' });
+    expect(effects).toContainEqual({ type: 'planned-encounter', step: 'preg-24', start: '2027-02-02', end: '2027-02-16', status: 'planned' });
+    expect(effects.at(-1)).toEqual({ type: 'care-plan' });
+  });
+
+  it('leaves out windows that closed before the family joined', () => {
+    const { state } = startPathway(plan, 'f1', { enrolment: '2027-01-20', dueDate: '2027-06-01' }, '2027-01-20');
+    expect(step(state, 'preg-1')).toMatchObject({ status: 'not-applicable', reason: 'before enrolment' });
+    expect(step(state, 'ultrasound-routine')).toMatchObject({ status: 'not-applicable' });
+  });
+
+  it('refuses a family without a due date or birth date', () => {
+    expect(() => startPathway(plan, 'f1', { enrolment: '2026-11-03' }, '2026-11-03')).toThrow(PathwayInputError);
+  });
+});
+
+describe('time passing', () => {
+  it('marks a contact overdue the day after its window and tells the coordinator, once', () => {
+    const start = startPathway(plan, 'f1', anchors, anchors.enrolment).state;
+    expect(nextWakeUp(plan, start)).toBe('2026-11-18');
+    const { state, effects } = advance(plan, start, '2026-11-18');
+    expect(step(state, 'preg-1')).toMatchObject({ status: 'overdue' });
+    expect(effects).toContainEqual(expect.objectContaining({ type: 'notify-coordinator', on: '2026-11-18', step: 'preg-1', rule: 'contact-overdue' }));
+    const again = advance(plan, state, '2026-11-19');
+    expect(again.effects.filter((e) => e.type === 'notify-coordinator')).toEqual([]);
+  });
+
+  it('closes the pathway when the child turns three', () => {
+    let { state } = startPathway(plan, 'f1', { enrolment: '2026-11-03', birth: '2026-10-01' }, '2026-11-03');
+    ({ state } = advance(plan, state, '2029-09-30'));
+    expect(state.status).toBe('active');
+    expect(state.phase).toBe('toddler');
+    const last = advance(plan, state, '2029-10-01');
+    expect(last.state).toMatchObject({ status: 'closed', closed: { exit: 'age-3', on: '2029-10-01', carePlanStatus: 'completed' } });
+    expect(last.effects).toContainEqual({ type: 'closed', on: '2029-10-01', exit: 'age-3', carePlanStatus: 'completed' });
+    expect(nextWakeUp(plan, last.state)).toBeUndefined();
+  });
+});
+
+describe('events', () => {
+  const started = () => startPathway(plan, 'f1', anchors, anchors.enrolment).state;
+
+  it('records a held contact by step and by code', () => {
+    let { state } = applyEvent(plan, started(), { type: 'encounter-recorded', status: 'finished', step: 'preg-1', date: '2026-11-10', encounter: 'Encounter/e1' }, '2026-11-10');
+    expect(step(state, 'preg-1')).toMatchObject({ status: 'done', doneOn: '2026-11-10', encounter: 'Encounter/e1' });
+    ({ state } = advance(plan, state, '2027-02-05'));
+    ({ state } = applyEvent(plan, state, { type: 'encounter-recorded', status: 'finished', code: { system: 'https://forlop.no/fhir/CodeSystem/pathway-activity', code: 'pregnancy-consultation' }, date: '2027-02-05' }, '2027-02-05'));
+    expect(step(state, 'preg-24')).toMatchObject({ status: 'done', doneOn: '2027-02-05' });
+    expect(step(state, 'preg-28')).toMatchObject({ status: 'planned' });
+  });
+
+  it('re-plans pregnancy steps when the due date is corrected', () => {
+    const { state, effects } = applyEvent(plan, started(), { type: 'due-date-changed', dueDate: '2027-06-15', date: '2026-11-05' }, '2026-11-05');
+    expect(step(state, 'preg-24')).toMatchObject({ target: '2027-02-23' });
+    expect(effects).toContainEqual({ type: 'planned-encounter', step: 'preg-24', start: '2027-02-16', end: '2027-03-02', status: 'planned' });
+  });
+
+  it('moves to the postnatal plan on an early birth and drops the pregnancy steps still ahead', () => {
+    const { state } = applyEvent(plan, advance(plan, started(), '2027-04-20').state, { type: 'birth-registered', date: '2027-04-20' }, '2027-04-20');
+    expect(state.phase).toBe('postnatal');
+    expect(step(state, 'preg-36')).toMatchObject({ status: 'not-applicable', reason: 'phase pregnancy ended' });
+    expect(step(state, 'hs-home-visit')).toMatchObject({ status: 'planned', target: '2027-04-28', earliest: '2027-04-27', latest: '2027-04-30' });
+    expect(step(state, 'hs-6w')).toMatchObject({ target: '2027-06-01', earliest: '2027-05-25', latest: '2027-06-15' });
+  });
+
+  it('acts on an EPDS of 12: clinical interview, supportive conversations, coordinator told', () => {
+    let { state } = applyEvent(plan, started(), { type: 'birth-registered', date: '2027-05-30' }, '2027-05-30');
+    ({ state } = advance(plan, state, '2027-07-12'));
+    const result = applyEvent(plan, state, { type: 'screening-recorded', instrument: 'epds', score: 12, items: { '10': 0 }, date: '2027-07-12' }, '2027-07-12');
+    expect(step(result.state, 'epds-postnatal')).toMatchObject({ status: 'done', result: { score: 12, band: 'possible' } });
+    expect(step(result.state, 'epds-clinical-interview')).toMatchObject({ status: 'planned', target: '2027-07-19', earliest: '2027-07-12', latest: '2027-07-26' });
+    expect(step(result.state, 'supportive-conversations')).toMatchObject({ status: 'planned', start: '2027-07-26' });
+    expect(result.effects).toContainEqual(expect.objectContaining({ type: 'notify-coordinator', rule: 'epds-possible' }));
+    expect(result.effects.some((e) => e.type === 'start-handoff')).toBe(false);
+  });
+
+  it('starts a referral once when EPDS is high and item 10 is positive', () => {
+    const { state, effects } = applyEvent(plan, started(), { type: 'screening-recorded', instrument: 'epds', score: 16, items: { '10': 2 }, date: '2026-11-10' }, '2026-11-10');
+    expect(effects.filter((e) => e.type === 'start-handoff')).toEqual([{ type: 'start-handoff', key: 'mental-health-referral-1', on: '2026-11-10', handoff: 'mental-health-referral', rule: 'epds-probable' }]);
+    expect(state.handoffs).toEqual([expect.objectContaining({ key: 'mental-health-referral-1', status: 'requested' })]);
+    const accepted = applyEvent(plan, state, { type: 'handoff-updated', key: 'mental-health-referral-1', status: 'accepted', date: '2026-11-12' }, '2026-11-12');
+    expect(accepted.state.checks).toEqual([expect.objectContaining({ check: 'section-10a', owner: 'dps', due: '2026-11-26', status: 'open' })]);
+  });
+
+  it('closes with care when the pregnancy ends: no reminders, planned encounters cancelled', () => {
+    const { state, effects } = applyEvent(plan, started(), { type: 'pregnancy-ended', date: '2026-12-01' }, '2026-12-01');
+    expect(state).toMatchObject({ status: 'closed', closed: { exit: 'pregnancy-ended', carePlanStatus: 'revoked' } });
+    expect(step(state, 'preg-24')).toMatchObject({ status: 'cancelled' });
+    expect(effects).toContainEqual({ type: 'planned-encounter', step: 'preg-24', start: '2027-02-02', end: '2027-02-16', status: 'cancelled' });
+    expect(nextWakeUp(plan, state)).toBeUndefined();
+    expect(advance(plan, state, '2027-06-01').effects).toEqual([]);
+  });
+
+  it('applies an event with the same id once', () => {
+    const event = { type: 'encounter-recorded', status: 'no-show', step: 'preg-1', date: '2026-11-10', eventId: 'Encounter/e1/_history/1' } as const;
+    const once = applyEvent(plan, started(), event, '2026-11-10').state;
+    const twice = applyEvent(plan, once, event, '2026-11-10');
+    expect(step(twice.state, 'preg-1').noShows).toBe(1);
+    expect(twice.effects).toEqual([]);
+  });
+
+  it('refuses input that makes no sense, with the reason', () => {
+    expect(() => applyEvent(plan, started(), { type: 'screening-recorded', instrument: 'epds', score: 31, date: '2026-11-10' }, '2026-11-10')).toThrow('Edinburgh Postnatal Depression Scale scores run from 0 to 30; got 31');
+    expect(() => applyEvent(plan, started(), { type: 'birth-registered', date: '2026-12-01' }, '2026-11-10')).toThrow('date 2026-12-01 is in the future (today is 2026-11-10)');
+    expect(() => applyEvent(plan, started(), { type: 'screening-recorded', instrument: 'phq9', score: 3, date: '2026-11-10' }, '2026-11-10')).toThrow("Unknown instrument 'phq9'");
+  });
+
+  it('lets windows pass without alarms while paused', () => {
+    let { state } = applyEvent(plan, started(), { type: 'paused', reason: 'inpatient', date: '2026-11-04' }, '2026-11-04');
+    const passed = advance(plan, state, '2026-11-20');
+    expect(step(passed.state, 'preg-1')).toMatchObject({ status: 'not-applicable' });
+    expect(passed.effects.filter((e) => e.type === 'notify-coordinator')).toEqual([]);
+    ({ state } = applyEvent(plan, passed.state, { type: 'resumed', date: '2026-11-20' }, '2026-11-20'));
+    expect(state.status).toBe('active');
+  });
+});
