@@ -1,4 +1,4 @@
-import { addDays, addMonths, addWorkingDays, daysBetween, easterSunday, isWorkingDay, osloDate, publicHolidays, weekday, workingDaysBetween } from './calendar';
+import { addDays, addMonths, addWorkingDays, daysBetween, easterSunday, isWorkingDay, osloDate, osloStartOfDay, publicHolidays, weekday, workingDaysBetween } from './calendar';
 
 describe('Norwegian calendar', () => {
   it.each([
@@ -58,5 +58,15 @@ describe('Norwegian calendar', () => {
   it('refuses dates that do not exist', () => {
     expect(() => addDays('2026-02-30', 1)).toThrow("'2026-02-30' is not a valid calendar date");
     expect(() => addWorkingDays('2026-01-05', -1)).toThrow(RangeError);
+  });
+});
+
+describe('osloStartOfDay', () => {
+  it('is 22:00 UTC the day before in summer time and 23:00 UTC in winter', () => {
+    expect(new Date(osloStartOfDay('2026-07-01')).toISOString()).toBe('2026-06-30T22:00:00.000Z');
+    expect(new Date(osloStartOfDay('2026-12-31')).toISOString()).toBe('2026-12-30T23:00:00.000Z');
+    // The day summer time begins (29 March 2026) starts in winter time.
+    expect(new Date(osloStartOfDay('2026-03-29')).toISOString()).toBe('2026-03-28T23:00:00.000Z');
+    expect(new Date(osloStartOfDay('2026-10-25')).toISOString()).toBe('2026-10-24T22:00:00.000Z');
   });
 });

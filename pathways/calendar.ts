@@ -144,3 +144,11 @@ export function osloDate(instant: string | number): IsoDate {
   const offset = ms >= summerStart && ms < summerEnd ? 2 : 1;
   return format(ms + offset * 3_600_000 - (((ms + offset * 3_600_000) % DAY_MS) + DAY_MS) % DAY_MS);
 }
+
+/** The instant (ms since the epoch) at which a day begins in Europe/Oslo. */
+export function osloStartOfDay(date: IsoDate): number {
+  const utcMidnight = parse(date);
+  // Local midnight is 22:00 UTC the day before in summer time, 23:00 UTC in winter.
+  const summer = utcMidnight - 2 * 3_600_000;
+  return osloDate(summer) === date ? summer : utcMidnight - 3_600_000;
+}

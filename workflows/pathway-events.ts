@@ -41,3 +41,19 @@ export type PathwayEffect =
   | { type: 'start-handoff'; key: string; on: IsoDate; handoff: string; rule?: string }
   | { type: 'open-check'; key: string; on: IsoDate; check: string; owner: string; due: IsoDate }
   | { type: 'closed'; on: IsoDate; exit: string; carePlanStatus: 'completed' | 'revoked' };
+
+/**
+ * The family's FHIR resources and organisations, as references
+ * (Patient/123, Organization/456). References only: no names or national ids.
+ */
+export interface FamilyRefs {
+  /** The pregnant woman or parent the pathway is for. */
+  patient: string;
+  child?: string;
+  /** The family's municipality (its coordinating organisation). */
+  organization: string;
+  /** The named coordinator (Practitioner or PractitionerRole), when one is appointed. */
+  coordinator?: string;
+  /** The organisation that delivers each service of the definition (service id -> Organization/...). */
+  services?: Record<string, string>;
+}

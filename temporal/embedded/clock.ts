@@ -31,8 +31,10 @@ export class VirtualClock {
   constructor(
     readonly timeSkipping: boolean,
     private readonly isIdle: () => boolean,
+    startTime?: number,
   ) {
     this.lockCount = timeSkipping ? 1 : 0;
+    if (startTime !== undefined) this.skew = startTime - Date.now();
   }
 
   now(): number {

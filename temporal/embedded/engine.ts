@@ -42,6 +42,8 @@ export type ActivityTaskRef = { key: string; scheduledEventId: number; seq: numb
 
 export interface EngineOptions {
   timeSkipping: boolean;
+  /** Virtual time at start (ms since the epoch); default now. */
+  startTime?: number;
   namespaces: string[];
   searchAttributes: Record<string, number>;
   log?: (msg: string, fields?: object) => void;
@@ -66,7 +68,7 @@ export class Engine {
   private taskSeq = 1;
 
   constructor(readonly options: EngineOptions) {
-    this.clock = new VirtualClock(options.timeSkipping, () => this.isIdle());
+    this.clock = new VirtualClock(options.timeSkipping, () => this.isIdle(), options.startTime);
     for (const name of options.namespaces) this.registerNamespace(name, '', 3 * 24 * 3600_000);
     for (const [name, type] of Object.entries(options.searchAttributes)) this.searchAttributeTypes.set(name, type);
   }

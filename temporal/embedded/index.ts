@@ -21,6 +21,8 @@ export interface EmbeddedTemporalOptions {
   namespaces?: string[];
   /** true: the clock starts locked and jumps ahead when idle, as Temporal's test server. Default false. */
   timeSkipping?: boolean;
+  /** The server's time at start (ms since the epoch), e.g. to walk a pathway from a fixed date in tests. Default now. */
+  startTime?: number;
   /** Custom search attributes registered at start. */
   searchAttributes?: Record<string, SearchAttributeType>;
   /** Default: in memory. */
@@ -45,7 +47,7 @@ export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions = {
     if (value === undefined) throw new TypeError(`search attribute ${name}: unknown type ${type}; use Keyword, Text, Int, Double, Bool, Datetime or KeywordList`);
     searchAttributes[name] = value;
   }
-  const engine = new Engine({ timeSkipping: options.timeSkipping ?? false, namespaces: options.namespaces ?? ['default'], searchAttributes, log: options.log });
+  const engine = new Engine({ timeSkipping: options.timeSkipping ?? false, startTime: options.startTime, namespaces: options.namespaces ?? ['default'], searchAttributes, log: options.log });
   const storage = options.storage ?? new InMemoryStorage();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 128 * 1024 * 1024,

@@ -1,0 +1,147 @@
+/**
+ * One workflow per family, from enrolment to the child's third birthday (or
+ * another exit). The body is a thin loop: the pure state machine in
+ * ./pathway-state.ts decides, timers wake it on the days something comes
+ * due, and one activity per step brings the family's FHIR resources in line
+ * with the effects. It continues as new at every phase boundary and when the
+ * history grows large, carrying its state.
+ */
+import * as wf from '@temporalio/workflow';
+import type * as activities from '../activities/pathway-effects';
+import { osloDate, osloStartOfDay } from '../pathways/calendar';
+import type { Anchors, Plan } from '../pathways/plan';
+import { EVENT_SIGNALS, currentPhaseQuery, nextDueQuery, openHandoffsQuery, overdueQuery, pathwayQuery, pathwayStateQuery, recordEventUpdate, timelineQuery } from './messages';
+import type { FamilyRefs, PathwayEffect, PathwayEvent } from './pathway-events';
+import { advance, applyEvent, nextWakeUp, startPathway, validateEvent, type PathwayState } from './pathway-state';
+import { nextDue, openHandoffs, overdue, pathwayView } from './pathway-views';
+
+const { applyPathwayEffects } = wf.proxyActivities<typeof activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '5 minutes' },
+});
+
+export interface FamilyPathwayInput {
+  familyId: string;
+  /** The compiled definition the family is pinned to (plan.canonical = url|version). */
+  plan: Plan;
+  refs: FamilyRefs;
+  anchors: Anchors;
+  /** Set by continue-as-new: the state so far. */
+  state?: PathwayState;
+  /** Above this many history events the run continues as new (Temporal's own limit is 51,200). */
+  historyLimit?: number;
+}
+
+export interface FamilyPathwayResult {
+  familyId: string;
+  exit: string;
+  closedOn: string;
+  carePlanStatus: 'completed' | 'revoked';
+}
+
+const DEFAULT_HISTORY_LIMIT = 10_000;
+
+export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPathwayResult> {
+  const { plan, familyId, refs } = input;
+  const today = () => osloDate(Date.now());
+  let state: PathwayState;
+  const effects: PathwayEffect[] = [];
+  if (input.state) {
+    state = input.state;
+  } else {
+    const started = startPathway(plan, familyId, input.anchors, today());
+    state = started.state;
+    effects.push(...started.effects);
+  }
+  const startPhase = state.phase;
+  // A function, because handlers change `state` between awaits (TypeScript would narrow a plain comparison).
+  const isClosed = () => state.status === 'closed';
+  // Updates answer once their effects are applied: `applied` counts events in, `flushed` what the FHIR side has seen.
+  let applied = 0;
+  let flushed = 0;
+
+  const apply = (event: PathwayEvent) => {
+    const t = applyEvent(plan, state, event, today());
+    state = t.state;
+    effects.push(...t.effects);
+    applied++;
+  };
+
+  for (const [signal, type] of EVENT_SIGNALS) {
+    wf.setHandler(signal, (payload: object) => {
+      const event = { ...payload, type } as PathwayEvent;
+      try {
+        apply(event);
+      } catch (error) {
+        // A signal cannot be answered: record why it was not applied, for the coordinator to see.
+        if ((error as Error).name !== 'PathwayInputError') throw error;
+        state = { ...state, timeline: [...state.timeline, { on: today(), what: `Not applied (${type}): ${(error as Error).message}` }] };
+        wf.log.warn('pathway event rejected', { type, reason: (error as Error).message });
+      }
+    });
+  }
+  wf.setHandler(
+    recordEventUpdate,
+    async (event) => {
+      apply(event);
+      const mine = applied;
+      await wf.condition(() => flushed >= mine);
+      return pathwayView(plan, state);
+    },
+    {
+      validator: (event) => {
+        try {
+          validateEvent(plan, state, event, today());
+        } catch (error) {
+          throw wf.ApplicationFailure.create({ type: (error as Error).name, message: (error as Error).message, nonRetryable: true });
+        }
+      },
+    },
+  );
+  wf.setHandler(pathwayQuery, () => pathwayView(plan, state));
+  wf.setHandler(currentPhaseQuery, () => pathwayView(plan, state).phase);
+  wf.setHandler(nextDueQuery, (limit) => nextDue(plan, state, limit ?? 5));
+  wf.setHandler(overdueQuery, () => overdue(plan, state));
+  wf.setHandler(openHandoffsQuery, () => openHandoffs(state));
+  wf.setHandler(timelineQuery, () => state.timeline);
+  wf.setHandler(pathwayStateQuery, () => state);
+
+  const flush = async () => {
+    while (effects.length > 0) {
+      const batch = effects.splice(0, effects.length);
+      const upTo = applied;
+      const { timeline: _t, applied: _a, ...snapshot } = state;
+      await applyPathwayEffects({ familyId, canonical: plan.canonical, refs, snapshot, effects: batch });
+      flushed = upTo;
+    }
+    flushed = applied;
+  };
+
+  for (;;) {
+    await flush();
+    if (isClosed()) break;
+    const info = wf.workflowInfo();
+    if (state.phase !== startPhase || info.continueAsNewSuggested || info.historyLength > (input.historyLimit ?? DEFAULT_HISTORY_LIMIT)) {
+      // Handlers finish first, and what they caused is applied, so nothing is lost between runs.
+      await wf.condition(wf.allHandlersFinished);
+      await flush();
+      if (!isClosed()) await wf.continueAsNew<typeof familyPathway>({ ...input, anchors: state.anchors, state });
+      break;
+    }
+    const wake = nextWakeUp(plan, state);
+    const waitMs = wake === undefined ? undefined : osloStartOfDay(wake) - Date.now();
+    let woken = true;
+    if (waitMs === undefined) await wf.condition(() => effects.length > 0);
+    else if (waitMs > 0) woken = await wf.condition(() => effects.length > 0, waitMs);
+    else woken = false;
+    if (!woken) {
+      const t = advance(plan, state, today());
+      state = t.state;
+      effects.push(...t.effects);
+    }
+  }
+  await wf.condition(wf.allHandlersFinished);
+  await flush();
+  const closed = state.closed!;
+  return { familyId, exit: closed.exit, closedOn: closed.on, carePlanStatus: closed.carePlanStatus };
+}

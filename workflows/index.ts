@@ -1,0 +1,2 @@
+// The workflows a Forløp worker runs (the entry point the SDK bundles).
+export { familyPathway } from './family-pathway';

@@ -1,0 +1,62 @@
+/**
+ * The family pathway workflow's signals, updates and queries, declared once
+ * and shared by the workflow and every client (coordinator API, event
+ * router, tests). Signals are for systems that report what happened and do
+ * not wait; updates validate first and answer with the resulting pathway.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PathwayEvent } from './pathway-events';
+import type { PathwayState, TimelineEntry, HandoffState } from './pathway-state';
+import type { PathwayView, StepView } from './pathway-views';
+
+type Payload<T extends PathwayEvent['type']> = Omit<Extract<PathwayEvent, { type: T }>, 'type'>;
+
+export const FAMILY_PATHWAY_WORKFLOW = 'familyPathway';
+
+/** Workflow ids carry only the pseudonymous family id, never a national id or a name. */
+export function familyWorkflowId(familyId: string): string {
+  return `family-${familyId}`;
+}
+
+export const dueDateChangedSignal = defineSignal<[Payload<'due-date-changed'>]>('dueDateChanged');
+export const birthRegisteredSignal = defineSignal<[Payload<'birth-registered'>]>('birthRegistered');
+export const pregnancyEndedSignal = defineSignal<[Payload<'pregnancy-ended'>]>('pregnancyEnded');
+export const encounterRecordedSignal = defineSignal<[Payload<'encounter-recorded'>]>('encounterRecorded');
+export const screeningRecordedSignal = defineSignal<[Payload<'screening-recorded'>]>('screeningRecorded');
+export const consentChangedSignal = defineSignal<[Payload<'consent-changed'>]>('consentChanged');
+export const pauseSignal = defineSignal<[Payload<'paused'>]>('pause');
+export const resumeSignal = defineSignal<[Payload<'resumed'>]>('resume');
+export const movedSignal = defineSignal<[Payload<'moved'>]>('moved');
+export const endPathwaySignal = defineSignal<[Payload<'ended'>]>('endPathway');
+export const handoffUpdatedSignal = defineSignal<[Payload<'handoff-updated'>]>('handoffUpdated');
+
+/** Each signal and the event type it carries. */
+export const EVENT_SIGNALS = [
+  [dueDateChangedSignal, 'due-date-changed'],
+  [birthRegisteredSignal, 'birth-registered'],
+  [pregnancyEndedSignal, 'pregnancy-ended'],
+  [encounterRecordedSignal, 'encounter-recorded'],
+  [screeningRecordedSignal, 'screening-recorded'],
+  [consentChangedSignal, 'consent-changed'],
+  [pauseSignal, 'paused'],
+  [resumeSignal, 'resumed'],
+  [movedSignal, 'moved'],
+  [endPathwaySignal, 'ended'],
+  [handoffUpdatedSignal, 'handoff-updated'],
+] as const;
+
+/**
+ * Any pathway event, validated before it is applied (a bad one is rejected
+ * and leaves no trace in history); answers with the pathway after the
+ * event and after the FHIR resources have been brought in step.
+ */
+export const recordEventUpdate = defineUpdate<PathwayView, [PathwayEvent]>('recordEvent');
+
+export const pathwayQuery = defineQuery<PathwayView>('pathway');
+export const currentPhaseQuery = defineQuery<{ id: string; title: string } | undefined>('currentPhase');
+export const nextDueQuery = defineQuery<StepView[], [number?]>('nextDue');
+export const overdueQuery = defineQuery<StepView[]>('overdue');
+export const openHandoffsQuery = defineQuery<HandoffState[]>('openHandoffs');
+export const timelineQuery = defineQuery<TimelineEntry[]>('timeline');
+/** The raw state, for tools and tests. */
+export const pathwayStateQuery = defineQuery<PathwayState>('pathwayState');
