@@ -134,7 +134,8 @@ export function startPathway(plan: Plan, familyId: string, anchors: Anchors, tod
   for (const s of state.steps) {
     if (s.status === 'planned' && s.latest && s.latest < anchors.enrolment) Object.assign(s, { status: 'not-applicable', reason: 'before enrolment' });
   }
-  state.phase = phaseOn(plan, state.anchors, anchors.enrolment);
+  // Enrolled after the birth: the pregnancy steps do not apply.
+  enterPhase(ctx, phaseOn(plan, state.anchors, anchors.enrolment), anchors.enrolment);
   fire(ctx, 'enrolled', { date: anchors.enrolment });
   advanceTo(ctx, today);
   return finish(ctx);
@@ -256,12 +257,14 @@ export function phaseOn(plan: Plan, anchors: Anchors, day: IsoDate): string | un
 function replan(ctx: Ctx) {
   const { state } = ctx;
   for (const s of state.steps) {
-    if (!['waiting', 'planned', 'overdue'].includes(s.status)) continue;
+    if (!['waiting', 'planned', 'overdue', 'active'].includes(s.status)) continue;
     const step = stepOf(ctx, s);
+    if (s.status === 'active' && step.kind !== 'intervention') continue;
     const before = { target: s.target, earliest: s.earliest, latest: s.latest, start: s.start, end: s.end };
     if (step.kind === 'intervention') {
-      const start = resolve(state.anchors, step.start, s.eventDate);
-      s.start = start;
+      // A running intervention keeps its start; its end can move (e.g. "until 12 months" once the birth is known).
+      if (s.status !== 'active') s.start = resolve(state.anchors, step.start, s.eventDate);
+      const start = s.start;
       s.end = step.until ? resolve(state.anchors, step.until, s.eventDate) : undefined;
       s.sessions ??= 0;
       if (start !== undefined && s.status === 'waiting') s.status = 'planned';
@@ -349,10 +352,12 @@ function enterPhase(ctx: Ctx, phase: string | undefined, day: IsoDate) {
   ctx.effects.push({ type: 'care-plan' });
   if (phase === undefined) return;
   note(ctx, day, `Phase ${plan.phases.find((p) => p.id === phase)?.title ?? phase} began`);
-  // Steps of a phase that has ended and that have not yet come due no longer apply (e.g. week-40 consultation after an early birth).
+  // Steps of a phase that has ended whose window has not opened no longer apply (e.g. the
+  // week-40 consultation after an early birth); one whose window is open still counts.
   for (const s of state.steps) {
     const step = stepOf(ctx, s);
-    if (step.phase && order.indexOf(step.phase) < order.indexOf(phase) && (s.status === 'planned' || s.status === 'waiting')) {
+    const notYetOpen = s.status === 'waiting' || (s.status === 'planned' && (s.earliest ?? s.start ?? day) > day);
+    if (step.phase && order.indexOf(step.phase) < order.indexOf(phase) && notYetOpen) {
       Object.assign(s, { status: 'not-applicable', reason: `phase ${step.phase} ended` });
       if (step.kind !== 'intervention' && step.plannedEncounter && s.earliest && s.latest) {
         ctx.effects.push({ type: 'planned-encounter', step: s.key, start: s.earliest, end: s.latest, status: 'cancelled' });
@@ -375,7 +380,7 @@ function close(ctx: Ctx, exitId: string, day: IsoDate) {
   for (const s of state.steps) {
     if (!OPEN.includes(s.status)) continue;
     const step = stepOf(ctx, s);
-    if (step.kind !== 'intervention' && step.plannedEncounter && s.status === 'planned' && s.earliest && s.latest) {
+    if (step.kind !== 'intervention' && step.plannedEncounter && s.earliest && s.latest) {
       ctx.effects.push({ type: 'planned-encounter', step: s.key, start: s.earliest, end: s.latest, status: 'cancelled' });
     }
     Object.assign(s, { status: s.status === 'active' ? 'stopped' : 'cancelled', reason: exit.title });

@@ -99,7 +99,7 @@ export function buildCarePlan(input: CarePlanInput): CarePlan {
         description: a.title,
         performer: [a.performer],
         ...(a.repeat
-          ? { scheduledTiming: { repeat: { frequency: 1, period: a.repeat.period, periodUnit: a.repeat.periodUnit, ...(a.repeat.count ? { count: a.repeat.count } : {}), boundsPeriod: a.repeat.bounds } } }
+          ? { scheduledTiming: { repeat: { frequency: 1, period: a.repeat.period, periodUnit: a.repeat.periodUnit, ...(a.repeat.count ? { count: a.repeat.count } : {}), ...(a.repeat.bounds.start || a.repeat.bounds.end ? { boundsPeriod: a.repeat.bounds } : {}) } } }
           : a.period
             ? { scheduledPeriod: a.period }
             : {}),
