@@ -61,6 +61,7 @@ describe('familyPathway', () => {
     expect(homeVisit).toMatchObject({ status: 'planned', class: { code: 'HH' }, period: { start: '2027-06-08', end: '2027-06-11' }, subject: { reference: 'Patient/child-1' }, serviceProvider: { reference: 'Organization/sarpsborg-helsestasjon' } });
     // It continued as new at the phase boundaries.
     const description = await family.handle.describe();
+    expect(firstRunId).toMatch(/^[0-9a-f-]{36}$/);
     expect(description.runId).not.toBe(firstRunId);
   });
 

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { Communication, CarePlan, Encounter, Resource } from '@medplum/fhirtypes';
 import { createPathwayActivities } from '../../activities/pathway-effects';
 import { FhirStore, openPglite } from '../../fhir/store';
@@ -27,7 +27,7 @@ export interface PathwayHarness {
   env: EmbeddedTestEnvironment;
   store: FhirStore;
   familyId: string;
-  handle: WorkflowHandle<typeof familyPathway>;
+  handle: WorkflowHandleWithFirstExecutionRunId<typeof familyPathway>;
   /** Today in Oslo, on the server's clock. */
   today(): Promise<IsoDate>;
   /** Let virtual time pass until `date` (mid-morning, Oslo), with every timer on the way firing. */
