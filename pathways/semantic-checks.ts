@@ -22,6 +22,7 @@ export function semanticProblems(def: MergedDefinition): DefinitionProblem[] {
   const at = (entry: Entry<unknown>, sub: (string | number)[], message: string, hint?: string) => problems.push(entry.origin.problem([...entry.path, ...sub], message, hint));
   const steps: Entry<StepDocument>[] = [...def.contacts, ...def.screenings, ...def.interventions];
   const stepById = new Map(steps.map((s) => [s.id, s]));
+  const stepIds = new Set(stepById.keys());
   const phaseIds = new Set(def.phases.map((p) => p.id));
   const handoffIds = new Set(def.handoffs.map((h) => h.id));
   const checkIds = new Set(def.checks.map((c) => c.id));
@@ -138,7 +139,7 @@ export function semanticProblems(def: MergedDefinition): DefinitionProblem[] {
     }
     if ((when.instrument || when.item) && v.on !== 'screening-recorded') at(r, ['on'], `instrument and item conditions only apply to screening-recorded, not ${v.on}`);
     if (when.status && v.on !== 'encounter-recorded') at(r, ['when', 'status'], `a status condition only applies to encounter-recorded, not ${v.on}`);
-    for (const [i, s] of (when.step === undefined ? [] : Array.isArray(when.step) ? when.step : [when.step]).entries()) ref(r, ['when', 'step', ...(Array.isArray(when.step) ? [i] : [])], 'step', s, stepById.keys() as never);
+    for (const [i, s] of (when.step === undefined ? [] : Array.isArray(when.step) ? when.step : [when.step]).entries()) ref(r, ['when', 'step', ...(Array.isArray(when.step) ? [i] : [])], 'step', s, stepIds);
     for (const [i, p] of (when.phase === undefined ? [] : Array.isArray(when.phase) ? when.phase : [when.phase]).entries()) ref(r, ['when', 'phase', ...(Array.isArray(when.phase) ? [i] : [])], 'phase', p, phaseIds);
     for (const [i, action] of v.do.entries()) checkAction(action as ActionDocument, (sub, msg, hint) => at(r, ['do', i, ...sub], msg, hint));
     for (const action of v.do) if ('schedule' in action && action.schedule) scheduledBy.set(r.id, [...(scheduledBy.get(r.id) ?? []), action.schedule]);
@@ -146,8 +147,8 @@ export function semanticProblems(def: MergedDefinition): DefinitionProblem[] {
   function checkAction(action: ActionDocument, report: (sub: string[], message: string, hint?: string) => void) {
     const [kind, id] = Object.entries(action)[0] as [string, string];
     const known: Record<string, [string, { has(id: string): boolean } & Iterable<string>]> = {
-      schedule: ['step', stepById.keys() as never],
-      cancel: ['step', stepById.keys() as never],
+      schedule: ['step', stepIds],
+      cancel: ['step', stepIds],
       handoff: ['handoff', handoffIds],
       openCheck: ['check', checkIds],
       exit: ['exit', exitIds],

@@ -56,24 +56,23 @@ export function parseSourceText(text: string, file: string): SourceFile {
   return { file, document: value as PathwayDocument, problem };
 }
 
-/** The source offset of the node at `path`, or of the nearest ancestor that exists. */
+/**
+ * The source offset of what `path` names: the key of a mapping entry (so
+ * "unknown property" and "bad value" both point at the line that says it),
+ * the item of a list, or the nearest ancestor that exists.
+ */
 function locate(doc: Document, path: readonly (string | number)[]): number | undefined {
-  for (let n = path.length; n >= 0; n--) {
-    const parentPath = path.slice(0, n);
-    const node = doc.getIn(parentPath, true) as { range?: [number, number, number] } | undefined;
-    if (n < path.length) {
-      // The key itself when the value is missing or is the thing at fault.
-      const parent = doc.getIn(parentPath, true);
-      if (isMap(parent)) {
-        const pair = parent.items.find((p) => (p.key as { value?: unknown })?.value === path[n]);
-        const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
-        if (range) return range[0];
-      }
+  for (let n = path.length; n > 0; n--) {
+    const parent = doc.getIn(path.slice(0, n - 1), true);
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => (p.key as { value?: unknown })?.value === path[n - 1]);
+      const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+      if (range) return range[0];
     }
+    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
     if (node?.range) return node.range[0];
-    if (n === 0) return (doc.contents as { range?: [number, number, number] } | null)?.range?.[0];
   }
-  return undefined;
+  return (doc.contents as { range?: [number, number, number] } | null)?.range?.[0];
 }
 
 interface Described {
