@@ -149,7 +149,7 @@ describe('semantic errors', () => {
   });
 
   it('a pathway that cannot end, and one that does not say how to close when the pregnancy ends', () => {
-    const noEnd = VALID.replace(/  - \{ id: age-3.*\n/, '').replace(/  - \{ id: ended-pregnancy.*\n/, '');
+    const noEnd = VALID.replace(/ {2}- \{ id: age-3.*\n/, '').replace(/ {2}- \{ id: ended-pregnancy.*\n/, '');
     expect(problems(noEnd)).toEqual([
       'small.yaml:47:1 /exits: no exit has a time point, so the pathway would never end (add an exit at {anchor: birth, offset: 3y} (the child turns three))',
       "small.yaml:47:1 /exits: no exit for 'pregnancy-ended' (add an exit with on: pregnancy-ended, so the pathway closes with care when it happens)",
