@@ -5,14 +5,42 @@
  */
 import { addDays } from '../../pathways/calendar';
 import { encounterRecordedSignal, birthRegisteredSignal, pathwayQuery, pregnancyEndedSignal, recordEventUpdate, screeningRecordedSignal, nextDueQuery, overdueQuery, pathwayStateQuery } from '../../workflows/messages';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle } from '../../temporal/worker';
 import { activityOf, startFamily, type PathwayHarness } from './harness';
+import { savePathwayHistories } from './history-fixtures';
 
 jest.setTimeout(120_000);
 
 let family: PathwayHarness | undefined;
+const produced: Awaited<ReturnType<PathwayHarness['histories']>> = [];
+const SCENARIOS: Record<string, string> = {
+  'walks a family through the whole programme: every contact on time, no alarms, closed when the child turns three': 'whole-course',
+  'moves the timers when the due date is corrected and when the baby comes early': 'premature-birth',
+  'closes with care when the pregnancy ends: no further reminders': 'pregnancy-ended',
+  'marks a missed contact overdue after its window and escalates it to the coordinator': 'missed-contact',
+  'acts on an EPDS of 12 six weeks after birth as the definition says': 'epds-12',
+  'runs the Sarpsborg interventions from pregnancy, and they recur': 'sarpsborg',
+};
+
 afterEach(async () => {
+  if (family) {
+    const runs = await family.histories();
+    produced.push(...runs);
+    const scenario = SCENARIOS[expect.getState().currentTestName?.replace(/^familyPathway /, '') ?? ''];
+    if (scenario) savePathwayHistories(scenario, runs);
+  }
   await family?.close();
   family = undefined;
+});
+
+// Every history these tests produced replays against the workflow code without nondeterminism.
+afterAll(async () => {
+  const failures: string[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'produced' }, produced)) {
+    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+  }
+  expect(failures).toEqual([]);
 });
 
 /** Hold every planned contact and screening on its target day until `until`, registering the birth on `birth`. */

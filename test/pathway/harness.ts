@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import type { Communication, CarePlan, Encounter, Resource } from '@medplum/fhirtypes';
 import { createPathwayActivities } from '../../activities/pathway-effects';
 import { FhirStore, openPglite } from '../../fhir/store';
@@ -36,6 +37,8 @@ export interface PathwayHarness {
   encounters(): Promise<Encounter[]>;
   notices(): Promise<Communication[]>;
   search<T extends Resource>(type: T['resourceType'], params: Record<string, string>): Promise<T[]>;
+  /** The history of every run of the family's workflow (continue-as-new makes several), oldest first. */
+  histories(): Promise<{ workflowId: string; history: temporal.api.history.v1.IHistory }[]>;
   close(): Promise<void>;
 }
 
@@ -82,6 +85,12 @@ export async function startFamily(options: { definition: string; enrolment: IsoD
     encounters: () => search<Encounter>('Encounter', { subject: 'Patient/mother-1' }).then(async (m) => [...m, ...(await search<Encounter>('Encounter', { subject: 'Patient/child-1' }))]),
     notices: () => search<Communication>('Communication', { subject: 'Patient/mother-1' }),
     search,
+    async histories() {
+      const runs: { runId: string; startTime: Date }[] = [];
+      for await (const run of env.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) runs.push({ runId: run.runId, startTime: run.startTime });
+      runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+      return Promise.all(runs.map(async (r) => ({ workflowId: handle.workflowId, history: await env.client.workflow.getHandle(handle.workflowId, r.runId).fetchHistory() })));
+    },
     async close() {
       worker?.shutdown();
       await running;
