@@ -21,8 +21,12 @@ function compiler(): Ajv {
   ajv.addMetaSchema(require('ajv/dist/refs/json-schema-draft-06.json'));
   const { id: _id, oneOf: _oneOf, discriminator: _discriminator, ...schema } = readJson('fhir/r4/fhir.schema.json') as Record<string, unknown> & { definitions: Record<string, unknown> };
   // Two references Medplum's copy leaves dangling: the abstract Resource (used by
-  // contained/Bundle.entry.resource) and the R5 integer64.
-  schema.definitions.Resource = { $ref: '#/definitions/ResourceList' };
+  // contained/Bundle.entry.resource) and the R5 integer64. A nested resource is
+  // checked against its own type's schema by nestedIssues (a oneOf over every
+  // resource type would report each type's complaints).
+  const nested = { type: 'object', required: ['resourceType'], properties: { resourceType: { type: 'string' } } };
+  schema.definitions.Resource = nested;
+  schema.definitions.ResourceList = nested;
   schema.definitions.integer64 = { type: ['string', 'integer'] };
   ajv.addSchema({ ...schema, $id: SCHEMA_ID });
   return ajv;
@@ -65,7 +69,7 @@ export function schemaIssues(resource: { resourceType: string }): OperationOutco
     if (!validate) return [issue('structure', `Unknown resource type '${resourceType}'`, 'resourceType')];
     validators.set(resourceType, validate);
   }
-  if (validate(resource)) return [];
+  if (validate(resource)) return nestedIssues(resource);
   const seen = new Set<string>();
   const issues: OperationOutcomeIssue[] = [];
   for (const error of validate.errors ?? []) {
@@ -79,5 +83,19 @@ export function schemaIssues(resource: { resourceType: string }): OperationOutco
     seen.add(key);
     issues.push(issue(error.keyword === 'enum' ? 'code-invalid' : error.keyword === 'additionalProperties' ? 'structure' : 'value', text, expression));
   }
-  return issues;
+  return [...issues, ...nestedIssues(resource)];
+}
+
+/** Resources inside a resource (Bundle entries, contained, Parameters), each against its own type. */
+function nestedIssues(resource: { resourceType: string }): OperationOutcomeIssue[] {
+  const nested: [unknown, string][] = [];
+  const r = resource as { entry?: { resource?: unknown }[]; contained?: unknown[]; parameter?: { resource?: unknown }[] };
+  if (resource.resourceType === 'Bundle') r.entry?.forEach((e, i) => nested.push([e?.resource, `${resource.resourceType}.entry[${i}].resource`]));
+  if (resource.resourceType === 'Parameters') r.parameter?.forEach((p, i) => nested.push([p?.resource, `${resource.resourceType}.parameter[${i}].resource`]));
+  if (Array.isArray(r.contained)) r.contained.forEach((c, i) => nested.push([c, `${resource.resourceType}.contained[${i}]`]));
+  return nested.flatMap(([child, path]) => {
+    const type = (child as { resourceType?: unknown } | undefined)?.resourceType;
+    if (!child || typeof type !== 'string') return [];
+    return schemaIssues(child as { resourceType: string }).map((i) => ({ ...i, expression: i.expression?.map((e) => (e === type ? path : e.startsWith(`${type}.`) ? `${path}${e.slice(type.length)}` : e)) }));
+  });
 }

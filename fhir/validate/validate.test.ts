@@ -89,3 +89,17 @@ describe('reference target types', () => {
     expect(summary(carePlan).map((i) => i[2])).toEqual(['CarePlan.activity[0].detail.performer[0]']);
   });
 });
+
+describe('resources inside resources', () => {
+  it('checks each Bundle entry and contained resource against its own type, with its path', () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [
+        { resource: { resourceType: 'PlanDefinition', status: 'active', url: 'https://example.org/pd', action: [{ title: 'a' }] } },
+        { resource: { resourceType: 'Task', status: 'bogus', intent: 'order' } },
+      ],
+    };
+    expect(validationIssues(bundle as never).map((i) => [i.expression?.[0], i.details?.text])).toEqual([["Bundle.entry[1].resource.status", expect.stringMatching(/^Invalid code: must be one of 'draft', 'requested'/)]]);
+  });
+});
