@@ -16,6 +16,10 @@ export const commands: Record<string, { summary: string; load: () => Command }> 
     summary: 'run the embedded Temporal server (--port 7233 --ip 127.0.0.1 --namespace x --time-skipping)',
     load: () => (require('./temporal-command') as typeof import('./temporal-command')).temporalCommand,
   },
+  pathway: {
+    summary: 'pathway definition tools: validate <file...>, export <file|name>, schema, list',
+    load: () => (require('./pathway-command') as typeof import('./pathway-command')).pathwayCommand,
+  },
   bench: {
     summary: 'run the benchmarks and print figures (forlop bench [suite])',
     load: () => (require('./bench-command') as typeof import('./bench-command')).benchCommand,
