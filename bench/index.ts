@@ -15,5 +15,7 @@ export const suites: Record<string, BenchSuite> = {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   temporal: { summary: 'embedded Temporal server: workflows/s, signals/s, server CPU share', load: () => require('./temporal') },
   // eslint-disable-next-line @typescript-eslint/no-require-imports
+  cohort: { summary: 'N families (default 1,000) through the whole pathway with time skipping: wall time, families/s, peak memory', load: () => require('./cohort') },
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   'auth-audit': { summary: 'requests/s with and without authentication (Bearer, DPoP) and audit', load: () => require('./auth-audit') },
 };
