@@ -4,8 +4,9 @@
  * so workers, clients and the Temporal CLI can reach it), the FHIR store
  * (PGlite in the data directory, or DATABASE_URL), the HTTP server with the
  * FHIR API behind authentication, scopes and audit, and in development the
- * built-in OIDC provider with the demo clients. The pathway worker and the
- * dashboard join this command as they land (see README "What exists").
+ * built-in OIDC provider with the demo clients, and the Temporal worker that
+ * runs the family pathways (payloads encrypted with FORLOP_PAYLOAD_KEYS, or in
+ * development with a key kept in the data directory).
  * Stops cleanly on SIGINT/SIGTERM.
  */
 import { ConfigError, loadConfig } from './config';
@@ -16,6 +17,12 @@ import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { FhirStore, openPglite, openPostgres } from '../fhir/store';
 import { buildHttpApp } from './http';
+import { createPathwayActivities } from '../activities/pathway-effects';
+import { DefinitionRegistry } from '../pathways/registry';
+import { createDataConverter } from '../temporal/codec';
+import { connectWorkerConnection } from '../temporal/connection';
+import { createForlopWorker } from '../temporal/worker';
+import { developmentPayloadKeys } from './dev-payload-key';
 
 export async function startCommand(): Promise<number> {
   let config;
@@ -68,6 +75,24 @@ export async function startCommand(): Promise<number> {
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
     stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     log.info({ url: `${config.http.publicUrl}/fhir` }, 'FHIR API listening');
+
+    const keys = config.payloadKeys ?? developmentPayloadKeys(config.dataDir);
+    const connection = await connectWorkerConnection({ ...config.temporal, compression: config.temporal.kind === 'embedded' ? 'none' : 'gzip' });
+    const registry = DefinitionRegistry.builtIn();
+    const worker = await createForlopWorker({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      activities: createPathwayActivities({ fhir: fhirStore, plans: registry }),
+      dataConverter: createDataConverter(keys),
+    });
+    const running = worker.run();
+    stops.push(async () => {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    });
+    log.info({ taskQueue: config.temporal.taskQueue, definitions: registry.canonicals() }, 'pathway worker running');
   } catch (error) {
     log.error({ err: error }, 'start-up failed');
     for (const stop of stops.reverse()) await stop();

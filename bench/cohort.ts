@@ -79,6 +79,7 @@ export async function run(args: string[]): Promise<void> {
     activities: { applyPathwayEffects: (input: Parameters<typeof pathwayActivities.applyPathwayEffects>[0]) => (activities++, pathwayActivities.applyPathwayEffects(input)) },
     maxConcurrentWorkflowTaskExecutions: 100,
     maxConcurrentActivityTaskExecutions: 100,
+    workflowThreadPoolSize: option(args, 'workflow-threads', 2),
   });
 
   let peakRss = process.memoryUsage().rss;

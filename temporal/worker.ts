@@ -8,11 +8,20 @@ import type { DataConverter } from '@temporalio/common';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 
-/** The bundled workflow code, built on first use. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never });
+/**
+ * The bundled workflow code, built on first use. A data converter with a
+ * failure converter (the payload codec's) needs it inside the bundle.
+ */
+export function workflowBundle(options: { failureConverterPath?: string } = {}): Promise<WorkflowBundleWithSourceMap> {
+  const key = options.failureConverterPath ?? '';
+  let bundle = bundles.get(key);
+  if (!bundle) {
+    const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+    bundle = bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...(options.failureConverterPath ? { failureConverterPath: options.failureConverterPath } : {}), logger: quiet as never });
+    bundles.set(key, bundle);
+  }
   return bundle;
 }
 
@@ -26,6 +35,8 @@ export interface ForlopWorkerOptions {
   dataConverter?: DataConverter;
   maxConcurrentWorkflowTaskExecutions?: number;
   maxConcurrentActivityTaskExecutions?: number;
+  /** Threads running workflow code (the SDK's default is 1). */
+  workflowThreadPoolSize?: number;
 }
 
 export async function createForlopWorker(options: ForlopWorkerOptions): Promise<Worker> {
@@ -33,10 +44,11 @@ export async function createForlopWorker(options: ForlopWorkerOptions): Promise<
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await workflowBundle({ failureConverterPath: options.dataConverter?.failureConverterPath }),
     activities: options.activities,
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     ...(options.maxConcurrentWorkflowTaskExecutions ? { maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions } : {}),
     ...(options.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions } : {}),
+    ...(options.workflowThreadPoolSize ? { workflowThreadPoolSize: options.workflowThreadPoolSize } : {}),
   });
 }

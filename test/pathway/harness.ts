@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
+import type { DataConverter } from '@temporalio/common';
 import type { Communication, CarePlan, Encounter, Resource } from '@medplum/fhirtypes';
 import { createPathwayActivities } from '../../activities/pathway-effects';
 import { FhirStore, openPglite } from '../../fhir/store';
@@ -42,13 +43,13 @@ export interface PathwayHarness {
   close(): Promise<void>;
 }
 
-export async function startFamily(options: { definition: string; enrolment: IsoDate; dueDate?: IsoDate; birth?: IsoDate; historyLimit?: number }): Promise<PathwayHarness> {
-  const env = await createTestEnvironment({ startTime: osloStartOfDay(options.enrolment) + 9 * 3_600_000 });
+export async function startFamily(options: { definition: string; enrolment: IsoDate; dueDate?: IsoDate; birth?: IsoDate; historyLimit?: number; dataConverter?: DataConverter }): Promise<PathwayHarness> {
+  const env = await createTestEnvironment({ startTime: osloStartOfDay(options.enrolment) + 9 * 3_600_000, ...(options.dataConverter ? { client: { dataConverter: options.dataConverter } } : {}) });
   const store = await FhirStore.open(await openPglite());
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   try {
-    worker = await createForlopWorker({ connection: env.nativeConnection, taskQueue, activities: createPathwayActivities({ fhir: store, plans: registry }) });
+    worker = await createForlopWorker({ connection: env.nativeConnection, taskQueue, activities: createPathwayActivities({ fhir: store, plans: registry }), dataConverter: options.dataConverter });
     running = worker.run();
   } catch (error) {
     await env.teardown();
