@@ -165,6 +165,24 @@ describe('familyPathway', () => {
     expect((await family.handle.query(pathwayStateQuery)).steps.filter((s) => s.step === 'epds-clinical-interview')).toHaveLength(1);
   });
 
+  it('continues as new when the history grows large, keeping its state', async () => {
+    family = await startFamily({ definition: 'Basisprogram', enrolment: '2026-11-03', dueDate: '2027-06-01', historyLimit: 30 });
+    for (const date of ['2026-11-05', '2026-11-06', '2026-11-09', '2026-11-10']) {
+      await family.sleepUntil(date);
+      await family.handle.executeUpdate(recordEventUpdate, { args: [{ type: 'encounter-recorded', status: 'no-show', step: 'preg-1', date }] });
+    }
+    await family.sleepUntil('2026-12-01');
+    const runs = await family.histories();
+    expect(runs.length).toBeGreaterThan(1);
+    // Still in pregnancy: it was the history's size, not a phase, that started the new run.
+    const state = await family.handle.query(pathwayStateQuery);
+    expect(state.phase).toBe('pregnancy');
+    expect(state.steps.find((s) => s.key === 'preg-1')).toMatchObject({ noShows: 4, status: 'overdue' });
+    expect(runs.every((r) => (r.history.events?.length ?? 0) < 80)).toBe(true);
+    // Each no-show was passed on to the coordinator, once, across the runs.
+    expect((await family.notices()).filter((n) => /did not come/.test(n.payload?.[0]?.contentString ?? '')).map((n) => n.sent).sort()).toEqual(['2026-11-05', '2026-11-06', '2026-11-09', '2026-11-10']);
+  });
+
   it('runs the Sarpsborg interventions from pregnancy, and they recur', async () => {
     family = await startFamily({ definition: 'Sarpsborgmodellen', enrolment: '2026-11-03', dueDate: '2027-06-01' });
     await family.sleepUntil('2026-11-17');
