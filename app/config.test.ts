@@ -18,6 +18,14 @@ describe('loadConfig', () => {
     expect(config.temporal).toMatchObject({ kind: 'external', address: 'temporal:7233' });
   });
 
+  it('reads an external FHIR server and says what is missing for it', () => {
+    const config = loadConfig({}, { FORLOP_FHIR_SERVER_URL: 'https://fhir.example.no/fhir', FORLOP_FHIR_ISSUER: 'https://helseid-sts.nhn.no', FORLOP_FHIR_CLIENT_ID: 'forlop', FORLOP_FHIR_CLIENT_KEY_PATH: '/run/secrets/fhir.jwk' });
+    expect(config.externalFhir).toMatchObject({ baseUrl: 'https://fhir.example.no/fhir', issuer: 'https://helseid-sts.nhn.no', clientId: 'forlop', privateKeyPath: '/run/secrets/fhir.jwk' });
+    expect(() => loadConfig({}, { FORLOP_FHIR_SERVER_URL: 'https://fhir.example.no/fhir' })).toThrow(
+      'FORLOP_FHIR_ISSUER is required with FORLOP_FHIR_SERVER_URL',
+    );
+  });
+
   it('names every problem at once', () => {
     let error: unknown;
     try {

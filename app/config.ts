@@ -61,7 +61,19 @@ export interface Config {
   auth: AuthSettings;
   /** Undefined in development: a key is generated and kept in the data directory. */
   payloadKeys?: PayloadKeySettings;
+  /** An external FHIR server the workflows read and write instead of Forløp's own store. */
+  externalFhir?: ExternalFhirSettings;
   logLevel: string;
+}
+
+export interface ExternalFhirSettings {
+  baseUrl: string;
+  issuer: string;
+  clientId: string;
+  /** Path of the client's private JWK (JSON, with kid) for private_key_jwt. */
+  privateKeyPath: string;
+  scope: string;
+  resource?: string;
 }
 
 /** Options override the environment; each field mirrors the environment variable it replaces. */
@@ -156,6 +168,22 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   const payloadKeys = parsePayloadKeys(str(env.FORLOP_PAYLOAD_KEYS), str(env.FORLOP_PAYLOAD_KEY_ID), problems);
   if (!payloadKeys && mode === 'production') problems.push('FORLOP_PAYLOAD_KEYS is required in production (keyId:base64key,...); workflow data must be encrypted with a managed key');
 
+  const externalFhirUrl = str(env.FORLOP_FHIR_SERVER_URL);
+  let externalFhir: ExternalFhirSettings | undefined;
+  if (externalFhirUrl) {
+    const required = { FORLOP_FHIR_ISSUER: str(env.FORLOP_FHIR_ISSUER), FORLOP_FHIR_CLIENT_ID: str(env.FORLOP_FHIR_CLIENT_ID), FORLOP_FHIR_CLIENT_KEY_PATH: str(env.FORLOP_FHIR_CLIENT_KEY_PATH) };
+    for (const [name, value] of Object.entries(required)) if (!value) problems.push(`${name} is required with FORLOP_FHIR_SERVER_URL (the external FHIR server's OIDC client: issuer, client id, private JWK file)`);
+    if (!/^https?:\/\//.test(externalFhirUrl)) problems.push(`FORLOP_FHIR_SERVER_URL must be an http(s) URL, got '${externalFhirUrl}'`);
+    externalFhir = {
+      baseUrl: externalFhirUrl,
+      issuer: required.FORLOP_FHIR_ISSUER ?? '',
+      clientId: required.FORLOP_FHIR_CLIENT_ID ?? '',
+      privateKeyPath: required.FORLOP_FHIR_CLIENT_KEY_PATH ?? '',
+      scope: str(env.FORLOP_FHIR_SCOPE) ?? 'system/CarePlan.cru system/Encounter.cru system/Communication.cru system/Task.cru system/ServiceRequest.cru',
+      resource: str(env.FORLOP_FHIR_RESOURCE),
+    };
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     mode,
@@ -165,6 +193,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     database: { url: databaseUrl, dataDir: path.join(dataDir, 'fhir') },
     auth,
     payloadKeys,
+    ...(externalFhir ? { externalFhir } : {}),
     logLevel: options.logLevel ?? str(env.FORLOP_LOG_LEVEL) ?? 'info',
   };
 }

@@ -23,6 +23,17 @@ import { createDataConverter } from '../temporal/codec';
 import { connectWorkerConnection } from '../temporal/connection';
 import { createForlopWorker } from '../temporal/worker';
 import { developmentPayloadKeys } from './dev-payload-key';
+import { readFileSync } from 'node:fs';
+import { importJWK, type CryptoKey, type JWK } from 'jose';
+import { RemoteFhirRepository } from '../fhir/client/remote-repository';
+import type { ExternalFhirSettings } from './config';
+
+/** The external FHIR server the workflows write to, authenticated as HelseID expects (private_key_jwt, DPoP). */
+async function remoteFhir(settings: ExternalFhirSettings): Promise<RemoteFhirRepository> {
+  const jwk = JSON.parse(readFileSync(settings.privateKeyPath, 'utf8')) as JWK;
+  const privateKey = (await importJWK(jwk, jwk.alg ?? 'RS256')) as CryptoKey;
+  return new RemoteFhirRepository({ baseUrl: settings.baseUrl, auth: { issuer: settings.issuer, clientId: settings.clientId, privateKey, kid: jwk.kid, scope: settings.scope, resource: settings.resource } });
+}
 
 export async function startCommand(): Promise<number> {
   let config;
@@ -83,7 +94,7 @@ export async function startCommand(): Promise<number> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      activities: createPathwayActivities({ fhir: fhirStore, plans: registry }),
+      activities: createPathwayActivities({ fhir: config.externalFhir ? await remoteFhir(config.externalFhir) : fhirStore, plans: registry }),
       dataConverter: createDataConverter(keys),
     });
     const running = worker.run();
