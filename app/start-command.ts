@@ -99,7 +99,8 @@ export async function startCommand(): Promise<number> {
     });
     const running = worker.run();
     stops.push(async () => {
-      worker.shutdown();
+      // The SDK also reacts to SIGINT/SIGTERM by draining the worker itself.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
     });
@@ -114,6 +115,14 @@ export async function startCommand(): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   log.info('shutting down');
-  for (const stop of stops.reverse()) await stop();
-  return 0;
+  let clean = true;
+  for (const stop of stops.reverse()) {
+    try {
+      await stop();
+    } catch (error) {
+      clean = false;
+      log.error({ err: error }, 'a component did not stop cleanly');
+    }
+  }
+  return clean ? 0 : 1;
 }
