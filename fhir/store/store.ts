@@ -50,7 +50,8 @@ export class FhirStore {
   }
 
   async create<T extends Resource>(resource: T): Promise<T> {
-    return this.db.transaction((tx) => this.createIn(tx, resource));
+    // One statement (writeVersion), so atomic without an explicit transaction.
+    return this.createIn(this.db, resource);
   }
 
   async read<T extends Resource>(resourceType: string, id: string): Promise<T> {
@@ -211,18 +212,30 @@ export class FhirStore {
     };
     return this.db.transaction(async (tx) => {
       const responses: BundleEntry[] = [];
+      // Creates are validated one by one and written together (one statement), before
+      // any entry that reads or changes stored resources, and at the end.
+      let pending: Resource[] = [];
+      const flush = async () => {
+        await this.writeVersions(tx, pending.map((resource) => ({ resource, version: 1, deleted: false, insert: true })));
+        pending = [];
+      };
       for (const [i, entry] of entries.entries()) {
         const method = entry.request!.method;
         try {
           const resource = entry.resource ? (resolve(entry.resource) as Resource) : undefined;
           if (method === 'POST') {
             const assigned = entry.fullUrl ? ids.get(entry.fullUrl) : undefined;
-            const stored = await this.createIn(tx, { ...resource!, id: assigned?.split('/')[1] }, Boolean(assigned));
+            const stored = this.prepareCreate({ ...resource!, id: assigned?.split('/')[1] }, Boolean(assigned));
+            pending.push(stored);
+            // Bounded statements: PostgreSQL takes at most 65,535 parameters.
+            if (pending.length >= 200) await flush();
             responses.push({ resource: stored, response: { status: '201 Created', location: `${stored.resourceType}/${stored.id}/_history/${stored.meta?.versionId}` } });
           } else if (method === 'PUT') {
+            await flush();
             const stored = await this.updateIn(tx, resource!, { ifMatch: entry.request!.ifMatch });
             responses.push({ resource: stored, response: { status: '200 OK', etag: `W/"${stored.meta?.versionId}"` } });
           } else if (method === 'DELETE') {
+            await flush();
             const [type, id] = entry.request!.url.split('/');
             await this.deleteIn(tx, type, id, {});
             responses.push({ response: { status: '204 No Content' } });
@@ -238,15 +251,22 @@ export class FhirStore {
           throw error;
         }
       }
+      await flush();
       return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
     });
   }
 
   private async createIn<T extends Resource>(tx: Queryable, resource: T, keepId = false): Promise<T> {
+    const stored = this.prepareCreate(resource, keepId);
+    await this.writeVersion(tx, stored, 1, false, true);
+    return stored;
+  }
+
+  /** The first version of a resource, validated (throws the OperationOutcome of every fault). */
+  private prepareCreate<T extends Resource>(resource: T, keepId = false): T {
     const id = keepId && resource.id ? resource.id : randomUUID();
     const stored = { ...resource, id, meta: { ...resource.meta, versionId: '1', lastUpdated: new Date().toISOString() } } as T;
     assertValidResource(stored);
-    await this.writeVersion(tx, stored, 1, false, true);
     return stored;
   }
 
@@ -281,34 +301,61 @@ export class FhirStore {
   }
 
   private async writeVersion(tx: Queryable, resource: Resource, version: number, deleted: boolean, insert: boolean): Promise<void> {
-    const { resourceType, id } = resource as Resource & { id: string };
-    const lastUpdated = resource.meta!.lastUpdated!;
-    if (insert) {
-      try {
-        await tx.query('INSERT INTO fhir.resource (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)', [resourceType, id, version, lastUpdated, deleted, resource]);
-      } catch (error) {
-        if (/duplicate key|unique/i.test(String(error))) throw new OperationOutcomeError(conflict(`${resourceType}/${id} already exists`), 409);
-        throw error;
-      }
-    } else {
-      await tx.query('UPDATE fhir.resource SET version_id = $3, last_updated = $4, deleted = $5, content = $6 WHERE resource_type = $1 AND id = $2', [resourceType, id, version, lastUpdated, deleted, resource]);
-    }
-    await tx.query('INSERT INTO fhir.resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)', [resourceType, id, version, lastUpdated, deleted, resource]);
-    if (!insert) for (const table of ['token_index', 'reference_index', 'date_index']) await tx.query(`DELETE FROM fhir.${table} WHERE resource_type = $1 AND id = $2`, [resourceType, id]);
-    if (deleted) return;
-    // One multi-row INSERT per index table: statements, not rows, are what cost here.
-    const rows = indexRows(resource);
-    const insertRows = async (table: string, values: unknown[][]) => {
-      if (values.length === 0) return;
-      const params: unknown[] = [];
-      const tuples = values.map((row) => `(${[resourceType, id, ...row].map((v) => { params.push(v); return `$${params.length}`; }).join(', ')})`);
-      await tx.query(`INSERT INTO fhir.${table} VALUES ${tuples.join(', ')}`, params);
+    await this.writeVersions(tx, [{ resource, version, deleted, insert }]);
+  }
+
+  /**
+   * Versions of resources: current rows, history rows and search index rows,
+   * all in ONE statement (multi-row VALUES in data-modifying CTEs), because on
+   * PGlite and over a network statements, not rows, are what cost. A single
+   * statement is atomic on its own.
+   */
+  private async writeVersions(tx: Queryable, items: { resource: Resource; version: number; deleted: boolean; insert: boolean }[]): Promise<void> {
+    if (items.length === 0) return;
+    const params: unknown[] = [];
+    const add = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
     };
-    await insertRows('token_index', rows.tokens.map((t) => [t.param, t.system, t.code]));
-    await insertRows('reference_index', rows.references.map((r) => [r.param, r.target]));
-    await insertRows('date_index', rows.dates.map((d) => [d.param, d.low, d.high]));
+    const inserts: string[] = [];
+    const history: string[] = [];
+    const changes: string[] = [];
+    const index: Record<'token_index' | 'reference_index' | 'date_index', string[]> = { token_index: [], reference_index: [], date_index: [] };
+    for (const { resource, version, deleted, insert } of items) {
+      const [type, id, v, updated, del, content] = [resource.resourceType, resource.id, version, resource.meta!.lastUpdated, deleted, resource].map(add);
+      const tuple = `(${type}, ${id}, ${v}, ${updated}, ${del}, ${content})`;
+      history.push(tuple);
+      if (insert) inserts.push(tuple);
+      else {
+        changes.push(`UPDATE fhir.resource SET version_id = ${v}, last_updated = ${updated}, deleted = ${del}, content = ${content} WHERE resource_type = ${type} AND id = ${id}`);
+        for (const table of Object.keys(index)) changes.push(`DELETE FROM fhir.${table} WHERE resource_type = ${type} AND id = ${id}`);
+      }
+      if (deleted) continue;
+      const rows = indexRows(resource);
+      for (const t of rows.tokens) index.token_index.push(`(${type}, ${id}, ${add(t.param)}, ${add(t.system)}, ${add(t.code)})`);
+      for (const r of rows.references) index.reference_index.push(`(${type}, ${id}, ${add(r.param)}, ${add(r.target)})`);
+      for (const d of rows.dates) index.date_index.push(`(${type}, ${id}, ${add(d.param)}, ${add(d.low)}, ${add(d.high)})`);
+    }
+    const columns = '(resource_type, id, version_id, last_updated, deleted, content)';
+    const parts = [
+      ...(inserts.length ? [`INSERT INTO fhir.resource ${columns} VALUES ${inserts.join(', ')}`] : []),
+      ...changes,
+      `INSERT INTO fhir.resource_history ${columns} VALUES ${history.join(', ')}`,
+      ...Object.entries(index).filter(([, tuples]) => tuples.length).map(([table, tuples]) => `INSERT INTO fhir.${table} VALUES ${tuples.join(', ')}`),
+    ];
+    try {
+      await tx.query(`WITH ${parts.map((part, i) => `w${i} AS (${part})`).join(', ')} SELECT 1`, params);
+    } catch (error) {
+      if (/duplicate key|unique/i.test(String(error))) {
+        const ids = items.filter((i) => i.insert).map((i) => `${i.resource.resourceType}/${i.resource.id}`);
+        throw new OperationOutcomeError(conflict(`${ids.length === 1 ? ids[0] : 'A resource with one of these ids'} already exists`), 409);
+      }
+      throw error;
+    }
   }
 }
+
+
 
 /**
  * A date search condition with FHIR prefixes (eq ne lt gt le ge sa eb; ap is
