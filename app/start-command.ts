@@ -4,9 +4,10 @@
  * so workers, clients and the Temporal CLI can reach it), the FHIR store
  * (PGlite in the data directory, or DATABASE_URL), the HTTP server with the
  * FHIR API behind authentication, scopes and audit, and in development the
- * built-in OIDC provider with the demo clients, and the Temporal worker that
+ * built-in OIDC provider with the demo clients, the Temporal worker that
  * runs the family pathways (payloads encrypted with FORLOP_PAYLOAD_KEYS, or in
- * development with a key kept in the data directory).
+ * development with a key kept in the data directory), and the event router
+ * that turns FHIR writes into pathway events.
  * Stops cleanly on SIGINT/SIGTERM.
  */
 import { ConfigError, loadConfig } from './config';
@@ -20,7 +21,8 @@ import { buildHttpApp } from './http';
 import { createPathwayActivities } from '../activities/pathway-effects';
 import { DefinitionRegistry } from '../pathways/registry';
 import { createDataConverter } from '../temporal/codec';
-import { connectWorkerConnection } from '../temporal/connection';
+import { connectClient, connectWorkerConnection } from '../temporal/connection';
+import { EventRouter } from '../events/router';
 import { createForlopWorker } from '../temporal/worker';
 import { developmentPayloadKeys } from './dev-payload-key';
 import { readFileSync } from 'node:fs';
@@ -105,6 +107,16 @@ export async function startCommand(): Promise<number> {
       await connection.close();
     });
     log.info({ taskQueue: config.temporal.taskQueue, definitions: registry.canonicals() }, 'pathway worker running');
+
+    // FHIR writes drive the workflows: the event router follows the store's change feed.
+    const client = await connectClient(config.temporal, createDataConverter(keys));
+    const router = new EventRouter({ store: fhirStore, client, taskQueue: config.temporal.taskQueue, plans: registry, log: (msg, fields) => log.info(fields ?? {}, msg) });
+    router.start();
+    stops.push(async () => {
+      await router.stop();
+      await client.connection.close();
+    });
+    log.info('event router following the FHIR change feed');
   } catch (error) {
     log.error({ err: error }, 'start-up failed');
     for (const stop of stops.reverse()) await stop();

@@ -24,6 +24,10 @@ const MIGRATIONS: string[] = [
    CREATE TABLE fhir.date_index (resource_type text NOT NULL, id text NOT NULL, param text NOT NULL, low timestamptz, high timestamptz);
    CREATE INDEX date_lookup ON fhir.date_index (resource_type, param, low, high);
    CREATE INDEX date_owner ON fhir.date_index (resource_type, id);`,
+  // 2: the change log (every stored version, in commit order on PGlite) and
+  // the checkpoints of its readers (the event router).
+  `CREATE TABLE fhir.change (seq bigserial PRIMARY KEY, resource_type text NOT NULL, id text NOT NULL, version_id integer NOT NULL);
+   CREATE TABLE fhir.reader_checkpoint (reader text PRIMARY KEY, seq bigint NOT NULL)`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -256,6 +256,30 @@ export class FhirStore {
     });
   }
 
+  /**
+   * Stored versions after `seq`, oldest first: the change feed readers such
+   * as the event router follow. Each version appears once, with its content.
+   * (On a PostgreSQL server with concurrent writers a later seq can commit
+   * first; readers there must re-read a short window. PGlite writes serially.)
+   */
+  async changesAfter(seq: number, limit = 100): Promise<{ seq: number; resource: Resource; deleted: boolean }[]> {
+    const { rows } = await this.db.query<{ seq: string | number; content: Resource; deleted: boolean }>(
+      `SELECT c.seq, h.content, h.deleted FROM fhir.change c JOIN fhir.resource_history h USING (resource_type, id, version_id)
+       WHERE c.seq > $1 ORDER BY c.seq LIMIT $2`,
+      [seq, limit],
+    );
+    return rows.map((r) => ({ seq: Number(r.seq), resource: r.content, deleted: r.deleted }));
+  }
+
+  async checkpoint(reader: string): Promise<number> {
+    const { rows } = await this.db.query<{ seq: string | number }>('SELECT seq FROM fhir.reader_checkpoint WHERE reader = $1', [reader]);
+    return rows.length ? Number(rows[0].seq) : 0;
+  }
+
+  async saveCheckpoint(reader: string, seq: number): Promise<void> {
+    await this.db.query('INSERT INTO fhir.reader_checkpoint (reader, seq) VALUES ($1, $2) ON CONFLICT (reader) DO UPDATE SET seq = EXCLUDED.seq', [reader, seq]);
+  }
+
   private async createIn<T extends Resource>(tx: Queryable, resource: T, keepId = false): Promise<T> {
     const stored = this.prepareCreate(resource, keepId);
     await this.writeVersion(tx, stored, 1, false, true);
@@ -319,12 +343,14 @@ export class FhirStore {
     };
     const inserts: string[] = [];
     const history: string[] = [];
+    const changed: string[] = [];
     const changes: string[] = [];
     const index: Record<'token_index' | 'reference_index' | 'date_index', string[]> = { token_index: [], reference_index: [], date_index: [] };
     for (const { resource, version, deleted, insert } of items) {
       const [type, id, v, updated, del, content] = [resource.resourceType, resource.id, version, resource.meta!.lastUpdated, deleted, resource].map(add);
       const tuple = `(${type}, ${id}, ${v}, ${updated}, ${del}, ${content})`;
       history.push(tuple);
+      changed.push(`(${type}, ${id}, ${v})`);
       if (insert) inserts.push(tuple);
       else {
         changes.push(`UPDATE fhir.resource SET version_id = ${v}, last_updated = ${updated}, deleted = ${del}, content = ${content} WHERE resource_type = ${type} AND id = ${id}`);
@@ -341,6 +367,7 @@ export class FhirStore {
       ...(inserts.length ? [`INSERT INTO fhir.resource ${columns} VALUES ${inserts.join(', ')}`] : []),
       ...changes,
       `INSERT INTO fhir.resource_history ${columns} VALUES ${history.join(', ')}`,
+      `INSERT INTO fhir.change (resource_type, id, version_id) VALUES ${changed.join(', ')}`,
       ...Object.entries(index).filter(([, tuples]) => tuples.length).map(([table, tuples]) => `INSERT INTO fhir.${table} VALUES ${tuples.join(', ')}`),
     ];
     try {

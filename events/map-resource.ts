@@ -1,0 +1,140 @@
+/**
+ * Which pathway event a stored FHIR resource version means, if any:
+ *  - EpisodeOfCare of type Forløp pathway: enrolment (or, finished/cancelled, the end);
+ *  - Encounter finished (or cancelled, when not one Forløp planned itself): a contact;
+ *  - Observation coded as one of the plan's instruments: a screening result
+ *    (components coded with the item number give item answers, e.g. EPDS item 10);
+ *  - Patient linked to the mother, with a birth date: the birth;
+ *  - Task that is a Forløp handoff, moved by its owner: handoff progress.
+ * Each event's id is the resource version it came from, so delivering the same
+ * version twice changes nothing (the workflow drops ids it has applied).
+ */
+import type { Encounter, EpisodeOfCare, Observation, Patient, Resource, Task } from '@medplum/fhirtypes';
+import { FORLOP_SYSTEMS } from '../fhir/builders/pathway';
+import { osloDate } from '../pathways/calendar';
+import type { Plan } from '../pathways/plan';
+import type { PathwayEvent } from '../workflows/pathway-events';
+
+export const PATHWAY_TYPE_SYSTEM = 'https://forlop.no/fhir/CodeSystem/pathway';
+export const DUE_DATE_EXTENSION = 'https://forlop.no/fhir/StructureDefinition/estimated-due-date';
+export const INSTRUMENT_ITEM_SYSTEM = 'https://forlop.no/fhir/CodeSystem/instrument-item';
+
+export interface Enrolment {
+  kind: 'enrol';
+  episode: string;
+  definition: string;
+  patient: string;
+  organization: string;
+  coordinator?: string;
+  enrolment: string;
+  dueDate?: string;
+  birth?: string;
+}
+
+export type Routed =
+  | Enrolment
+  | { kind: 'event'; patient: string; event: PathwayEvent }
+  /** An Observation: whether it is a screening depends on the family's plan (screeningEvent). */
+  | { kind: 'observation'; patient: string; observation: Observation };
+
+/** A family as the router finds it: its id and the plan it is pinned to. */
+export interface FamilyContext {
+  familyId: string;
+  plan: Plan;
+}
+
+const day = (value: string | undefined, fallback: string) => (value ? (value.length === 10 ? value : osloDate(value)) : fallback);
+const versionId = (r: Resource) => `${r.resourceType}/${r.id}/_history/${r.meta?.versionId ?? '1'}`;
+
+/** What a resource means before we know its family (enrolment needs none). */
+export function routeResource(resource: Resource, today: string): Routed | undefined {
+  switch (resource.resourceType) {
+    case 'EpisodeOfCare':
+      return routeEpisode(resource, today);
+    case 'Encounter':
+      return routeEncounter(resource, today);
+    case 'Patient':
+      return routeNewborn(resource);
+    case 'Task':
+      return routeTask(resource, today);
+    case 'Observation':
+      // Needs the family's plan to know the instrument: see screeningEvent.
+      return resource.subject?.reference ? { kind: 'observation', patient: resource.subject.reference, observation: resource } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function routeEpisode(e: EpisodeOfCare, today: string): Routed | undefined {
+  const definition = e.type?.flatMap((t) => t.coding ?? []).find((c) => c.system === PATHWAY_TYPE_SYSTEM)?.code;
+  if (!definition || !e.patient?.reference || !e.id) return undefined;
+  if (e.status === 'finished' || e.status === 'cancelled') {
+    return { kind: 'event', patient: e.patient.reference, event: { type: 'ended', date: day(e.period?.end, today), reason: `EpisodeOfCare ${e.status}`, eventId: versionId(e) } };
+  }
+  if (e.status !== 'active' || !e.managingOrganization?.reference) return undefined;
+  const dueDate = e.extension?.find((x) => x.url === DUE_DATE_EXTENSION)?.valueDate;
+  return {
+    kind: 'enrol',
+    episode: e.id,
+    definition,
+    patient: e.patient.reference,
+    organization: e.managingOrganization.reference,
+    ...(e.careManager?.reference ? { coordinator: e.careManager.reference } : {}),
+    enrolment: day(e.period?.start, today),
+    ...(dueDate ? { dueDate } : {}),
+  };
+}
+
+function routeEncounter(e: Encounter, today: string): Routed | undefined {
+  if (!e.subject?.reference) return undefined;
+  const planned = e.identifier?.find((i) => i.system === FORLOP_SYSTEMS.pathwayStep)?.value;
+  // Forløp writes its planned Encounters as planned or cancelled; only a service finishing one is news.
+  const status = e.status === 'finished' ? 'finished' : e.status === 'cancelled' && !planned ? 'cancelled' : undefined;
+  if (!status) return undefined;
+  const code = e.type?.[0]?.coding?.[0];
+  return {
+    kind: 'event',
+    patient: e.subject.reference,
+    event: {
+      type: 'encounter-recorded',
+      status,
+      date: day(e.period?.start, today),
+      ...(planned ? { step: planned.split('/').slice(1).join('/') } : {}),
+      ...(code?.system && code.code ? { code: { system: code.system, code: code.code } } : {}),
+      encounter: `Encounter/${e.id}`,
+      eventId: versionId(e),
+    },
+  };
+}
+
+function routeNewborn(p: Patient): Routed | undefined {
+  const mother = p.link?.find((l) => l.other?.reference?.startsWith('Patient/'))?.other?.reference;
+  if (!mother || !p.birthDate) return undefined;
+  // One birth per child, whichever version of the child's Patient arrives first.
+  return { kind: 'event', patient: mother, event: { type: 'birth-registered', date: p.birthDate, child: `Patient/${p.id}`, eventId: `birth:Patient/${p.id}` } };
+}
+
+function routeTask(t: Task, today: string): Routed | undefined {
+  const handoff = t.identifier?.find((i) => i.system === FORLOP_SYSTEMS.handoff)?.value;
+  if (!handoff || !t.for?.reference || t.status === 'requested' || t.status === 'draft') return undefined;
+  return {
+    kind: 'event',
+    patient: t.for.reference,
+    event: { type: 'handoff-updated', key: handoff.split('/').slice(1).join('/'), status: t.status as never, date: day(t.lastModified ?? t.meta?.lastUpdated, today), eventId: versionId(t) },
+  };
+}
+
+/** A screening result, when the Observation is coded as one of the family's plan's instruments. */
+export function screeningEvent(o: Observation, plan: Plan, today: string): PathwayEvent | undefined {
+  const codes = o.code?.coding ?? [];
+  const instrument = Object.values(plan.instruments).find((i) => codes.some((c) => c.system === i.code.system && c.code === i.code.code));
+  const score = o.valueInteger ?? o.valueQuantity?.value;
+  if (!instrument || typeof score !== 'number' || !['final', 'amended', 'corrected'].includes(o.status)) return undefined;
+  const items: Record<string, number> = {};
+  for (const component of o.component ?? []) {
+    const item = component.code?.coding?.find((c) => c.system === INSTRUMENT_ITEM_SYSTEM)?.code;
+    const value = component.valueInteger ?? component.valueQuantity?.value;
+    if (item && typeof value === 'number') items[item] = value;
+  }
+  return { type: 'screening-recorded', instrument: instrument.id, score, items, date: day(o.effectiveDateTime ?? o.issued, today), resource: `Observation/${o.id}`, eventId: versionId(o) };
+}

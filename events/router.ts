@@ -1,0 +1,142 @@
+/**
+ * The event router: follows the FHIR store's change feed in order and
+ * delivers what each stored version means to the family's workflow
+ * (signal-with-start style enrolment, then signals). Its position is kept
+ * in the store (a checkpoint per reader), so nothing is lost while Temporal
+ * or the worker is down: a change is passed on once the server has accepted
+ * the signal, and a change delivered twice (a crash between the signal and
+ * the checkpoint) is dropped by the workflow, which remembers the version
+ * ids it applied. Families are found by their enrolment EpisodeOfCare.
+ */
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { EpisodeOfCare } from '@medplum/fhirtypes';
+import { stableId } from '../fhir/builders/pathway';
+import type { FhirStore } from '../fhir/store';
+import { osloDate } from '../pathways/calendar';
+import type { Plan } from '../pathways/plan';
+import type { FamilyPathwayInput } from '../workflows/family-pathway';
+import { EVENT_SIGNALS, FAMILY_PATHWAY_WORKFLOW, familyWorkflowId } from '../workflows/messages';
+import type { PathwayEvent } from '../workflows/pathway-events';
+import { PATHWAY_TYPE_SYSTEM, routeResource, screeningEvent, type Enrolment, type FamilyContext } from './map-resource';
+
+export interface EventRouterOptions {
+  store: FhirStore;
+  client: Client;
+  taskQueue: string;
+  plans: { plan(canonicalOrName: string): Plan };
+  /** Organisation delivering each service, for the family's references (service id -> Organization/...). */
+  services?: Record<string, string>;
+  reader?: string;
+  batchSize?: number;
+  log?: (msg: string, fields?: object) => void;
+  /** Today in Oslo; default from the clock. */
+  today?: () => string;
+}
+
+/** The pseudonymous family id of an enrolment: derived from the EpisodeOfCare id, never from a person. */
+export const familyIdOf = (episodeId: string) => stableId('forlop-family', 'EpisodeOfCare', episodeId);
+
+export class EventRouter {
+  private readonly reader: string;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+  private stopped = false;
+
+  constructor(private readonly options: EventRouterOptions) {
+    this.reader = options.reader ?? 'pathway-router';
+  }
+
+  /** Delivers the next batch of changes; returns how many were passed on (0 when caught up or blocked). */
+  async runOnce(): Promise<number> {
+    const { store } = this.options;
+    let position = await store.checkpoint(this.reader);
+    const changes = await store.changesAfter(position, this.options.batchSize ?? 100);
+    let passed = 0;
+    for (const change of changes) {
+      if (!change.deleted) {
+        try {
+          await this.deliver(change.resource);
+        } catch (error) {
+          // Temporal unreachable or refusing: stop here and try again from this change later.
+          this.options.log?.('event router paused', { seq: change.seq, error: (error as Error).message });
+          break;
+        }
+      }
+      position = change.seq;
+      await store.saveCheckpoint(this.reader, position);
+      passed++;
+    }
+    return passed;
+  }
+
+  /** Polls the change feed until stop(). */
+  start(intervalMs = 250): void {
+    const tick = async () => {
+      if (this.stopped) return;
+      this.running = (async () => {
+        while (!this.stopped && (await this.runOnce()) > 0);
+      })().catch((error: unknown) => this.options.log?.('event router error', { error: (error as Error).message }));
+      await this.running;
+      if (!this.stopped) this.timer = setTimeout(tick, intervalMs);
+    };
+    void tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private today(): string {
+    return this.options.today?.() ?? osloDate(Date.now());
+  }
+
+  private async deliver(resource: Parameters<typeof routeResource>[0]): Promise<void> {
+    const routed = routeResource(resource, this.today());
+    if (!routed) return;
+    if (routed.kind === 'enrol') return this.enrol(routed);
+    const family = await this.familyOf(routed.patient);
+    if (!family) return;
+    const event = routed.kind === 'observation' ? screeningEvent(routed.observation, family.plan, this.today()) : routed.event;
+    if (event) await this.signal(family.familyId, event);
+  }
+
+  /** The family a patient (the mother) is enrolled as, by her active Forløp EpisodeOfCare. */
+  private async familyOf(patient: string): Promise<FamilyContext | undefined> {
+    const { resources } = await this.options.store.search('EpisodeOfCare', { patient, _count: '10' });
+    const episode = (resources as EpisodeOfCare[]).find((e) => e.type?.some((t) => t.coding?.some((c) => c.system === PATHWAY_TYPE_SYSTEM)));
+    const definition = episode?.type?.flatMap((t) => t.coding ?? []).find((c) => c.system === PATHWAY_TYPE_SYSTEM)?.code;
+    if (!episode?.id || !definition) return undefined;
+    return { familyId: familyIdOf(episode.id), plan: this.options.plans.plan(definition) };
+  }
+
+  private async enrol(e: Enrolment): Promise<void> {
+    const familyId = familyIdOf(e.episode);
+    const input: FamilyPathwayInput = {
+      familyId,
+      plan: this.options.plans.plan(e.definition),
+      refs: { patient: e.patient, organization: e.organization, ...(e.coordinator ? { coordinator: e.coordinator } : {}), ...(this.options.services ? { services: this.options.services } : {}) },
+      anchors: { enrolment: e.enrolment, ...(e.dueDate ? { dueDate: e.dueDate } : {}), ...(e.birth ? { birth: e.birth } : {}) },
+    };
+    try {
+      await this.options.client.workflow.start(FAMILY_PATHWAY_WORKFLOW, { taskQueue: this.options.taskQueue, workflowId: familyWorkflowId(familyId), args: [input], workflowIdReusePolicy: 'REJECT_DUPLICATE' });
+      this.options.log?.('family enrolled', { workflowId: familyWorkflowId(familyId) });
+    } catch (error) {
+      // A later version of the same EpisodeOfCare: the family is already on its way.
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    }
+  }
+
+  private async signal(familyId: string, event: PathwayEvent): Promise<void> {
+    const entry = EVENT_SIGNALS.find(([, type]) => type === event.type);
+    if (!entry) return;
+    const { type: _type, ...payload } = event;
+    try {
+      await this.options.client.workflow.getHandle(familyWorkflowId(familyId)).signal(entry[0] as never, payload as never);
+    } catch (error) {
+      // The family's pathway has closed (or never started): nothing to tell it.
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+    }
+  }
+}
