@@ -89,10 +89,16 @@ function bodyResource(req: FhirRequest, type: string, id?: string): Resource {
 async function search(store: FhirStore, req: FhirRequest, type: string): Promise<FhirResponse> {
   const found = await store.search(type, req.query);
   const result = { ...found, resources: await visibleOnly(req, found.resources), included: await visibleOnly(req, found.included) };
+  // With organisation filtering the stored total may count resources this client
+  // may not see; a count is information too, so it is given only when it is
+  // exactly what the client sees (one page, nothing withheld).
+  const onePage = found.offset === 0 && found.total !== undefined && found.total === found.resources.length;
+  if (req.visible && !(onePage && result.resources.length === found.resources.length)) delete result.total;
   const self = new URLSearchParams();
   for (const [k, v] of Object.entries(req.query)) for (const one of Array.isArray(v) ? v : [v]) self.append(k, one);
   const link = [{ relation: 'self', url: `${req.baseUrl}/${type}?${self}` }];
-  if (result.resources.length === result.count && result.count > 0) {
+  // Paging follows the stored matches: a page thinned by filtering still has a next page.
+  if (found.resources.length === found.count && found.count > 0) {
     const next = new URLSearchParams(self);
     next.set('_offset', String(result.offset + result.count));
     link.push({ relation: 'next', url: `${req.baseUrl}/${type}?${next}` });

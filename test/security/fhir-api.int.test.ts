@@ -110,6 +110,17 @@ it("withholds another organisation's family from reads, searches, includes and h
   expect(search.entry ?? []).toEqual([]);
   const revinclude = (await (await fetch(`${api}/Patient?_id=${mother.id}&_revinclude=CarePlan:patient`, { headers: fredrikstad })).json()) as Bundle;
   expect(revinclude.entry ?? []).toEqual([]);
+  // Not even a count leaks: no total when something was withheld; the owner gets the exact one.
+  const counted = (await (await fetch(`${api}/CarePlan?subject=Patient/${mother.id}&_total=accurate`, { headers: fredrikstad })).json()) as Bundle;
+  expect(counted.total).toBeUndefined();
+  expect(((await (await fetch(`${api}/CarePlan?subject=Patient/${mother.id}&_total=accurate`, { headers: sarpsborg })).json()) as Bundle).total).toBe(1);
+  // A page thinned by the filter still links to the next one, so nothing visible is cut off.
+  for (let i = 0; i < 2; i++) await fetch(`${api}/CarePlan`, { method: 'POST', headers: sarpsborg, body: JSON.stringify(plan) });
+  const otherMother = (await (await fetch(`${api}/Patient`, { method: 'POST', headers: fredrikstad, body: JSON.stringify({ resourceType: 'Patient', managingOrganization: { reference: 'Organization/fredrikstad-helsestasjon' } }) })).json()) as { id: string };
+  const theirs = { ...plan, subject: { reference: `Patient/${otherMother.id}` }, author: { reference: 'Organization/fredrikstad-helsestasjon' } };
+  expect((await fetch(`${api}/CarePlan`, { method: 'POST', headers: fredrikstad, body: JSON.stringify(theirs) })).status).toBe(201);
+  const firstPage = (await (await fetch(`${api}/CarePlan?_count=2&_sort=_lastUpdated`, { headers: fredrikstad })).json()) as Bundle;
+  expect(firstPage.link?.some((l) => l.relation === 'next')).toBe(true);
 
   // ...and can change none of it: update, patch, delete, a transaction entry, a conditional update.
   const body = JSON.stringify({ resourceType: 'Patient', id: mother.id, managingOrganization: { reference: 'Organization/fredrikstad-helsestasjon' } });
