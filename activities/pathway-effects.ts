@@ -15,6 +15,7 @@ import { buildCarePlan, buildCheckTask, buildCoordinatorNotice, buildHandoffRequ
 import type { Plan, PlanStep } from '../pathways/plan';
 import type { FamilyRefs, PathwayEffect } from '../workflows/pathway-events';
 import type { PathwayState } from '../workflows/pathway-state';
+import { createHandoffActivities } from './handoff-effects';
 
 export interface PathwayActivityDeps {
   fhir: FhirRepository;
@@ -123,7 +124,7 @@ export function createPathwayActivities({ fhir, plans }: PathwayActivityDeps) {
     await fhir.transaction(bundle);
   }
 
-  return { applyPathwayEffects };
+  return { applyPathwayEffects, ...createHandoffActivities({ fhir, planOf }) };
 }
 
 function carePlanFor(plan: Plan, input: ApplyEffectsInput, party: (service: string) => Reference<Organization>) {
@@ -153,3 +154,4 @@ function carePlanFor(plan: Plan, input: ApplyEffectsInput, party: (service: stri
 
 export type PathwayActivities = ReturnType<typeof createPathwayActivities>;
 export declare const applyPathwayEffects: PathwayActivities['applyPathwayEffects'];
+export declare const applyHandoffEffects: PathwayActivities['applyHandoffEffects'];

@@ -15,7 +15,7 @@ import type { FhirStore } from '../fhir/store';
 import { osloDate } from '../pathways/calendar';
 import type { Plan } from '../pathways/plan';
 import type { FamilyPathwayInput } from '../workflows/family-pathway';
-import { EVENT_SIGNALS, FAMILY_PATHWAY_WORKFLOW, familyWorkflowId } from '../workflows/messages';
+import { EVENT_SIGNALS, FAMILY_PATHWAY_WORKFLOW, familyWorkflowId, handoffWorkflowId, taskStatusSignal } from '../workflows/messages';
 import type { PathwayEvent } from '../workflows/pathway-events';
 import { PATHWAY_TYPE_SYSTEM, routeResource, screeningEvent, type Enrolment, type FamilyContext } from './map-resource';
 
@@ -99,6 +99,7 @@ export class EventRouter {
     const family = await this.familyOf(routed.patient);
     if (!family) return;
     const event = routed.kind === 'observation' ? screeningEvent(routed.observation, family.plan, this.today()) : routed.event;
+    if (event?.type === 'handoff-updated' && (await this.signalHandoff(family.familyId, event))) return;
     if (event) await this.signal(family.familyId, event);
   }
 
@@ -125,6 +126,17 @@ export class EventRouter {
     } catch (error) {
       // A later version of the same EpisodeOfCare: the family is already on its way.
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    }
+  }
+
+  /** A handoff's Task moved: its own workflow keeps the deadline (false when there is none, e.g. families from before handoff workflows). */
+  private async signalHandoff(familyId: string, event: Extract<PathwayEvent, { type: 'handoff-updated' }>): Promise<boolean> {
+    try {
+      await this.options.client.workflow.getHandle(handoffWorkflowId(familyId, event.key)).signal(taskStatusSignal, { status: event.status, date: event.date, ...(event.eventId ? { eventId: event.eventId } : {}) });
+      return true;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return false;
+      throw error;
     }
   }
 

@@ -10,7 +10,8 @@ import * as wf from '@temporalio/workflow';
 import type * as activities from '../activities/pathway-effects';
 import { osloDate, osloStartOfDay } from '../pathways/calendar';
 import type { Anchors, Plan } from '../pathways/plan';
-import { EVENT_SIGNALS, currentPhaseQuery, nextDueQuery, openHandoffsQuery, overdueQuery, pathwayQuery, pathwayStateQuery, recordEventUpdate, timelineQuery } from './messages';
+import { handoffWorkflow } from './handoff';
+import { EVENT_SIGNALS, handoffWorkflowId, currentPhaseQuery, nextDueQuery, openHandoffsQuery, overdueQuery, pathwayQuery, pathwayStateQuery, recordEventUpdate, timelineQuery } from './messages';
 import type { FamilyRefs, PathwayEffect, PathwayEvent } from './pathway-events';
 import { advance, applyEvent, nextWakeUp, startPathway, validateEvent, type PathwayState } from './pathway-state';
 import { nextDue, openHandoffs, overdue, pathwayView } from './pathway-views';
@@ -40,6 +41,8 @@ export interface FamilyPathwayResult {
 }
 
 const DEFAULT_HISTORY_LIMIT = 10_000;
+/** Patch id: handoffs as child workflows (instead of a request written by the effects activity). */
+export const HANDOFFS_AS_CHILD_WORKFLOWS = 'handoffs-as-child-workflows';
 
 export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPathwayResult> {
   const { plan, familyId, refs } = input;
@@ -108,7 +111,21 @@ export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPa
 
   const flush = async () => {
     while (effects.length > 0) {
-      const batch = effects.splice(0, effects.length);
+      let batch = effects.splice(0, effects.length);
+      // Handoffs run as child workflows (their own deadlines and escalation); families
+      // started before this change keep creating the request in the effects activity.
+      if (batch.some((e) => e.type === 'start-handoff') && wf.patched(HANDOFFS_AS_CHILD_WORKFLOWS)) {
+        for (const e of batch) {
+          if (e.type !== 'start-handoff') continue;
+          await wf.startChild(handoffWorkflow, {
+            workflowId: handoffWorkflowId(familyId, e.key),
+            args: [{ familyId, canonical: plan.canonical, key: e.key, handoff: plan.handoffs[e.handoff], refs, sentOn: e.on }],
+            // A handoff outlives the run that started it (continue-as-new) and even the pathway.
+            parentClosePolicy: 'ABANDON',
+          });
+        }
+        batch = batch.filter((e) => e.type !== 'start-handoff');
+      }
       const upTo = applied;
       const { timeline: _t, applied: _a, ...snapshot } = state;
       await applyPathwayEffects({ familyId, canonical: plan.canonical, refs, snapshot, effects: batch });

@@ -5,7 +5,8 @@
  * not wait; updates validate first and answer with the resulting pathway.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { PathwayEvent } from './pathway-events';
+import type { HandoffStatus, PathwayEvent } from './pathway-events';
+import type { HandoffProgress } from './handoff-state';
 import type { PathwayState, TimelineEntry, HandoffState } from './pathway-state';
 import type { PathwayView, StepView } from './pathway-views';
 
@@ -60,3 +61,16 @@ export const openHandoffsQuery = defineQuery<HandoffState[]>('openHandoffs');
 export const timelineQuery = defineQuery<TimelineEntry[]>('timeline');
 /** The raw state, for tools and tests. */
 export const pathwayStateQuery = defineQuery<PathwayState>('pathwayState');
+
+// ---------------------------------------------------------------- handoffs
+
+export const HANDOFF_WORKFLOW = 'handoffWorkflow';
+
+/** A handoff's workflow id: the family's pseudonymous id and the handoff's key. */
+export function handoffWorkflowId(familyId: string, key: string): string {
+  return `handoff-${familyId}-${key}`;
+}
+
+/** The receiving organisation moved the handoff's Task (from the event router). */
+export const taskStatusSignal = defineSignal<[{ status: HandoffStatus; date: string; eventId?: string }]>('taskStatus');
+export const handoffQuery = defineQuery<HandoffProgress>('handoff');

@@ -1,0 +1,67 @@
+/**
+ * A handoff as its own workflow: started by the family's pathway when a rule
+ * says so (EPDS 16 in pregnancy: referral to DPS), it writes the
+ * ServiceRequest + Task, counts the 10-working-day assessment deadline from
+ * receipt (pasient- og brukerrettighetsloven §2-2; Easter skipped), reminds
+ * the receiver, escalates to the coordinator and then to the service's
+ * leader, each visible as a Communication on its day, and reports its status
+ * to the family, whose state then opens the §10a check.
+ */
+import type { ServiceRequest, Task } from '@medplum/fhirtypes';
+import { stableId } from '../../fhir/builders/pathway';
+import { handoffQuery, handoffWorkflowId, openHandoffsQuery, pathwayStateQuery, recordEventUpdate, taskStatusSignal } from '../../workflows/messages';
+import { startFamily, type PathwayHarness } from './harness';
+import { savePathwayHistories } from './history-fixtures';
+
+jest.setTimeout(120_000);
+let family: PathwayHarness | undefined;
+afterEach(async () => {
+  if (family) {
+    // Recorded for the replay test: the family's runs (with the patch marker) and the handoff's own history.
+    const child = family.env.client.workflow.getHandle(handoffWorkflowId(family.familyId, 'mental-health-referral-1'));
+    savePathwayHistories('handoff', [...(await family.histories()), { workflowId: child.workflowId, history: await child.fetchHistory() }]);
+  }
+  await family?.close();
+});
+
+it('keeps the referral deadline with reminders and escalation, and reports back to the family', async () => {
+  family = await startFamily({ definition: 'Basisprogram', enrolment: '2026-03-20', dueDate: '2026-09-15' });
+  await family.sleepUntil('2026-03-26');
+  await family.handle.executeUpdate(recordEventUpdate, { args: [{ type: 'screening-recorded', instrument: 'epds', score: 16, items: { '10': 0 }, date: '2026-03-26' }] });
+  const key = 'mental-health-referral-1';
+  const handoff = family.env.client.workflow.getHandle(handoffWorkflowId(family.familyId, key));
+  // The request the receiving service acts on.
+  await family.sleepUntil('2026-03-27');
+  const task = await family.store.read<Task>('Task', stableId(family.familyId, 'Task', key));
+  expect(task).toMatchObject({ status: 'requested', intent: 'order', owner: { reference: 'Organization/dps-fredrikstad' }, requester: { reference: 'Organization/sarpsborg-helsestasjon' }, authoredOn: '2026-03-26' });
+  const request = await family.store.read<ServiceRequest>('ServiceRequest', task.focus!.reference!.split('/')[1]);
+  expect(request).toMatchObject({ status: 'active', subject: { reference: 'Patient/mother-1' }, note: [{ text: 'Legal basis for sharing: health-personnel-cooperation' }] });
+  expect((await family.handle.query(openHandoffsQuery)).map((h) => h.key)).toEqual([key]);
+
+  // DPS receives it on Monday 30 March: ten working days, Easter skipped, is 16 April.
+  await family.sleepUntil('2026-03-30');
+  await handoff.signal(taskStatusSignal, { status: 'received', date: '2026-03-30', eventId: 'Task/t/_history/2' });
+  await handoff.signal(taskStatusSignal, { status: 'received', date: '2026-03-30', eventId: 'Task/t/_history/2' });
+  expect((await handoff.query(handoffQuery)).deadline).toBe('2026-04-16');
+  // A move the Task state machine does not allow changes nothing.
+  await handoff.signal(taskStatusSignal, { status: 'completed', date: '2026-03-30' });
+  expect((await handoff.query(handoffQuery)).status).toBe('received');
+
+  await family.sleepUntil('2026-04-23');
+  const notices = (await family.notices()).filter((n) => n.payload?.[0]?.contentString?.includes('Henvisning til psykisk helsevern'));
+  expect(notices.map((n) => [n.sent, n.priority, n.recipient?.[0]?.reference]).sort()).toEqual([
+    ['2026-04-14', 'routine', 'Organization/dps-fredrikstad'],
+    ['2026-04-17', 'urgent', 'Practitioner/coordinator-1'],
+    ['2026-04-22', 'urgent', 'Organization/dps-fredrikstad'],
+  ]);
+
+  // DPS accepts: the family hears of it and the §10a check (children as next of kin) opens.
+  await handoff.signal(taskStatusSignal, { status: 'accepted', date: '2026-04-23' });
+  await family.sleepUntil('2026-04-24');
+  const state = await family.handle.query(pathwayStateQuery);
+  expect(state.handoffs).toEqual([expect.objectContaining({ key, status: 'accepted' })]);
+  expect(state.checks).toEqual([expect.objectContaining({ check: 'section-10a', owner: 'dps', due: '2026-05-07', status: 'open' })]);
+  await handoff.signal(taskStatusSignal, { status: 'in-progress', date: '2026-04-24' });
+  await handoff.signal(taskStatusSignal, { status: 'completed', date: '2026-04-24' });
+  expect(await handoff.result()).toEqual({ key, status: 'completed' });
+});

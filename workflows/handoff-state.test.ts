@@ -1,0 +1,44 @@
+import { DefinitionRegistry } from '../pathways/registry';
+import { advanceHandoff, applyTaskStatus, canMove, HandoffInputError, nextHandoffWakeUp, startHandoff } from './handoff-state';
+
+const plan = DefinitionRegistry.builtIn().plan('Basisprogram');
+const referral = plan.handoffs['mental-health-referral']; // 10 working days from receipt, reminder 2d before, coordinator at once, leader 5d later
+
+describe('handoff state', () => {
+  it('counts 10 working days from receipt over Easter, reminds before and escalates after, in order', () => {
+    let { state, effects } = startHandoff(referral, 'mental-health-referral-1', '2026-03-27');
+    expect(effects).toEqual([{ type: 'create-request', on: '2026-03-27' }]);
+    expect(state.deadline).toBeUndefined(); // counted from receipt
+    ({ state } = applyTaskStatus(referral, state, 'received', '2026-03-30'));
+    // Skjærtorsdag, langfredag and 2. påskedag are not working days.
+    expect(state.deadline).toBe('2026-04-16');
+    expect(nextHandoffWakeUp(referral, state)).toBe('2026-04-14');
+    let step = advanceHandoff(referral, state, '2026-04-14');
+    expect(step.effects).toEqual([{ type: 'reminder', key: 'mental-health-referral-1-reminder-1', on: '2026-04-14', deadline: '2026-04-16' }]);
+    step = advanceHandoff(referral, step.state, '2026-04-16');
+    expect(step.effects).toEqual([]); // the deadline day is still on time
+    step = advanceHandoff(referral, step.state, '2026-04-17');
+    expect(step.effects).toEqual([{ type: 'escalate', key: 'mental-health-referral-1-escalation-1', on: '2026-04-17', to: 'coordinator', deadline: '2026-04-16' }]);
+    expect(nextHandoffWakeUp(referral, step.state)).toBe('2026-04-22');
+    step = advanceHandoff(referral, step.state, '2026-04-30');
+    expect(step.effects).toEqual([{ type: 'escalate', key: 'mental-health-referral-1-escalation-2', on: '2026-04-22', to: 'service-leader', deadline: '2026-04-16' }]);
+    expect(nextHandoffWakeUp(referral, step.state)).toBeUndefined();
+  });
+
+  it('stops reminding once the receiver decides', () => {
+    let { state } = startHandoff(referral, 'r-1', '2026-03-27');
+    ({ state } = applyTaskStatus(referral, state, 'received', '2026-03-30'));
+    const accepted = applyTaskStatus(referral, state, 'accepted', '2026-04-01');
+    expect(accepted.effects).toEqual([{ type: 'status', status: 'accepted', on: '2026-04-01' }]);
+    expect(advanceHandoff(referral, accepted.state, '2026-05-01').effects).toEqual([]);
+    expect(nextHandoffWakeUp(referral, accepted.state)).toBeUndefined();
+  });
+
+  it('refuses moves the Task state machine does not allow, saying what is allowed', () => {
+    const { state } = startHandoff(referral, 'r-1', '2026-03-27');
+    const completed = applyTaskStatus(referral, applyTaskStatus(referral, state, 'accepted', '2026-03-30').state, 'completed', '2026-04-02').state;
+    expect(() => applyTaskStatus(referral, completed, 'in-progress', '2026-04-03')).toThrow(new HandoffInputError('A Task cannot go from completed to in-progress; allowed next: none (the handoff is closed)'));
+    expect(() => applyTaskStatus(referral, state, 'completed', '2026-03-28')).toThrow('A Task cannot go from requested to completed; allowed next: received, accepted, rejected, cancelled, on-hold, failed');
+    expect(canMove('on-hold', 'in-progress')).toBe(true);
+  });
+});

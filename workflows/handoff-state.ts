@@ -1,0 +1,124 @@
+/**
+ * One handoff between two services as a pure state machine: the receiving
+ * organisation moves its Task through FHIR's Task states
+ * (https://hl7.org/fhir/R4/task.html#statemachine), the legal deadline is
+ * counted from when the request was sent or received (in working days:
+ * weekends and Norwegian public holidays skipped, e.g. pasient- og
+ * brukerrettighetsloven §2-2's 10 working days for assessing a referral),
+ * reminders come before it and the escalation chain after it. The deadline
+ * is met by a decision (accepted or rejected). Numbers come from the
+ * definition's handoff; none live here.
+ */
+import { addDays, addWorkingDays, type IsoDate } from '../pathways/calendar';
+import { applyOffset, type Handoff } from '../pathways/plan';
+import type { HandoffStatus } from './pathway-events';
+
+export interface HandoffProgress {
+  key: string;
+  handoff: string;
+  status: HandoffStatus;
+  sentOn: IsoDate;
+  receivedOn?: IsoDate;
+  decidedOn?: IsoDate;
+  closedOn?: IsoDate;
+  /** The day by which a decision is due, once the day it counts from is known. */
+  deadline?: IsoDate;
+  remindersSent: number;
+  escalationsSent: number;
+  today: IsoDate;
+  history: { on: IsoDate; status: HandoffStatus }[];
+}
+
+export type HandoffEffect =
+  | { type: 'create-request'; on: IsoDate }
+  | { type: 'reminder'; key: string; on: IsoDate; deadline: IsoDate }
+  | { type: 'escalate'; key: string; on: IsoDate; to: 'coordinator' | 'service-leader'; deadline: IsoDate }
+  | { type: 'status'; status: HandoffStatus; on: IsoDate };
+
+export class HandoffInputError extends Error {
+  override readonly name = 'HandoffInputError';
+}
+
+/** The moves FHIR's Task state machine allows (cancelled, on-hold and failed where the diagram has them). */
+const MOVES: Record<HandoffStatus, HandoffStatus[]> = {
+  requested: ['received', 'accepted', 'rejected', 'cancelled', 'on-hold', 'failed'],
+  received: ['accepted', 'rejected', 'cancelled', 'on-hold', 'failed'],
+  accepted: ['in-progress', 'completed', 'cancelled', 'on-hold', 'failed'],
+  'in-progress': ['completed', 'on-hold', 'failed', 'cancelled'],
+  'on-hold': ['in-progress', 'accepted', 'cancelled', 'failed'],
+  rejected: [],
+  completed: [],
+  cancelled: [],
+  failed: [],
+};
+const CLOSED: HandoffStatus[] = ['rejected', 'completed', 'cancelled', 'failed'];
+
+export function canMove(from: HandoffStatus, to: HandoffStatus): boolean {
+  return from === to || MOVES[from].includes(to);
+}
+
+export function isClosed(status: HandoffStatus): boolean {
+  return CLOSED.includes(status);
+}
+
+function withDeadline(def: Handoff, p: HandoffProgress): HandoffProgress {
+  if (p.deadline) return p;
+  const from = def.deadline.from === 'sent' ? p.sentOn : p.receivedOn;
+  if (!from) return p;
+  const deadline = def.deadline.workingDays !== undefined ? addWorkingDays(from, def.deadline.workingDays) : addDays(from, def.deadline.days ?? 0);
+  return { ...p, deadline };
+}
+
+export function startHandoff(def: Handoff, key: string, sentOn: IsoDate): { state: HandoffProgress; effects: HandoffEffect[] } {
+  const state = withDeadline(def, { key, handoff: def.id, status: 'requested', sentOn, remindersSent: 0, escalationsSent: 0, today: sentOn, history: [{ on: sentOn, status: 'requested' }] });
+  return { state, effects: [{ type: 'create-request', on: sentOn }] };
+}
+
+/** The receiving organisation moved its Task. Throws HandoffInputError for a move the Task state machine does not allow. */
+export function applyTaskStatus(def: Handoff, state: HandoffProgress, status: HandoffStatus, date: IsoDate): { state: HandoffProgress; effects: HandoffEffect[] } {
+  if (!canMove(state.status, status)) throw new HandoffInputError(`A Task cannot go from ${state.status} to ${status}; allowed next: ${MOVES[state.status].join(', ') || 'none (the handoff is closed)'}`);
+  if (status === state.status) return { state, effects: [] };
+  let next: HandoffProgress = { ...state, status, history: [...state.history, { on: date, status }] };
+  // Anything past 'requested' means the receiver has the request.
+  if (!next.receivedOn) next.receivedOn = date;
+  if (!next.decidedOn && ['accepted', 'rejected', 'in-progress', 'completed'].includes(status)) next.decidedOn = date;
+  if (isClosed(status)) next.closedOn = date;
+  next = withDeadline(def, next);
+  return { state: next, effects: [{ type: 'status', status, on: date }] };
+}
+
+/** Reminders and escalations due by `today`, while no decision has been made. */
+export function advanceHandoff(def: Handoff, state: HandoffProgress, today: IsoDate): { state: HandoffProgress; effects: HandoffEffect[] } {
+  const effects: HandoffEffect[] = [];
+  let next: HandoffProgress = { ...withDeadline(def, state), today };
+  const deadline = next.deadline;
+  if (!deadline || next.decidedOn || next.closedOn) return { state: next, effects };
+  const reminders = reminderDates(def, deadline);
+  while (next.remindersSent < reminders.length && reminders[next.remindersSent] <= today) {
+    effects.push({ type: 'reminder', key: `${state.key}-reminder-${next.remindersSent + 1}`, on: reminders[next.remindersSent], deadline });
+    next = { ...next, remindersSent: next.remindersSent + 1 };
+  }
+  const escalations = escalationDates(def, deadline);
+  while (next.escalationsSent < escalations.length && escalations[next.escalationsSent] <= today) {
+    const step = def.escalation[next.escalationsSent];
+    effects.push({ type: 'escalate', key: `${state.key}-escalation-${next.escalationsSent + 1}`, on: escalations[next.escalationsSent], to: step.to, deadline });
+    next = { ...next, escalationsSent: next.escalationsSent + 1 };
+  }
+  return { state: next, effects };
+}
+
+export function nextHandoffWakeUp(def: Handoff, state: HandoffProgress): IsoDate | undefined {
+  const s = withDeadline(def, state);
+  if (!s.deadline || s.decidedOn || s.closedOn) return undefined;
+  const pending = [...reminderDates(def, s.deadline).slice(s.remindersSent), ...escalationDates(def, s.deadline).slice(s.escalationsSent)];
+  return pending.filter((d) => d > s.today).sort()[0] ?? pending.sort()[0];
+}
+
+function reminderDates(def: Handoff, deadline: IsoDate): IsoDate[] {
+  return def.reminders.map((before) => applyOffset(deadline, { n: -before.n, unit: before.unit })).sort();
+}
+
+/** Escalation steps count from the day after the deadline: the deadline day itself is still on time. */
+function escalationDates(def: Handoff, deadline: IsoDate): IsoDate[] {
+  return def.escalation.map((step) => applyOffset(addDays(deadline, 1), step.after));
+}

@@ -1,0 +1,81 @@
+/**
+ * One handoff between services, as a child workflow of the family's
+ * pathway: it asks the receiving service to act (ServiceRequest + Task),
+ * follows the Task's status as the receiver moves it, keeps the legal
+ * deadline with reminders before and escalations after, and tells the
+ * family's workflow of every status, so the family's state shows its open
+ * handoffs. The decisions are in ./handoff-state.ts.
+ */
+import * as wf from '@temporalio/workflow';
+import type * as activities from '../activities/pathway-effects';
+import { osloDate, osloStartOfDay } from '../pathways/calendar';
+import type { Handoff } from '../pathways/plan';
+import { advanceHandoff, applyTaskStatus, isClosed, nextHandoffWakeUp, startHandoff, type HandoffEffect, type HandoffProgress } from './handoff-state';
+import { familyWorkflowId, handoffQuery, handoffUpdatedSignal, taskStatusSignal } from './messages';
+import type { FamilyRefs } from './pathway-events';
+
+const { applyHandoffEffects } = wf.proxyActivities<typeof activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '5 minutes' },
+});
+
+export interface HandoffWorkflowInput {
+  familyId: string;
+  canonical: string;
+  key: string;
+  handoff: Handoff;
+  refs: FamilyRefs;
+  sentOn: string;
+}
+
+export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ key: string; status: HandoffProgress['status'] }> {
+  const today = () => osloDate(Date.now());
+  const def = input.handoff;
+  let { state, effects } = startHandoff(def, input.key, input.sentOn) as { state: HandoffProgress; effects: HandoffEffect[] };
+  const seen = new Set<string>();
+  const family = wf.getExternalWorkflowHandle(familyWorkflowId(input.familyId));
+
+  wf.setHandler(taskStatusSignal, ({ status, date, eventId }) => {
+    if (eventId && seen.has(eventId)) return;
+    if (eventId) seen.add(eventId);
+    try {
+      const t = applyTaskStatus(def, state, status, date);
+      state = t.state;
+      effects = [...effects, ...t.effects];
+    } catch (error) {
+      if ((error as Error).name !== 'HandoffInputError') throw error;
+      wf.log.warn('task status refused', { key: input.key, reason: (error as Error).message });
+    }
+  });
+  wf.setHandler(handoffQuery, () => state);
+
+  for (;;) {
+    while (effects.length > 0) {
+      const batch = effects;
+      effects = [];
+      const written = batch.filter((e) => e.type !== 'status');
+      if (written.length) await applyHandoffEffects({ familyId: input.familyId, canonical: input.canonical, refs: input.refs, key: input.key, handoff: def.id, effects: written });
+      for (const e of batch) {
+        if (e.type !== 'status') continue;
+        try {
+          await family.signal(handoffUpdatedSignal, { key: input.key, status: e.status, date: e.on, eventId: `handoff:${input.key}:${e.status}:${e.on}` });
+        } catch (error) {
+          // The family's pathway has closed; the handoff itself still runs to its end.
+          wf.log.info('family pathway not reachable', { key: input.key, reason: (error as Error).message });
+        }
+      }
+    }
+    if (isClosed(state.status)) return { key: input.key, status: state.status };
+    const wake = nextHandoffWakeUp(def, state);
+    const waitMs = wake === undefined ? undefined : osloStartOfDay(wake) - Date.now();
+    let woken = true;
+    if (waitMs === undefined) await wf.condition(() => effects.length > 0);
+    else if (waitMs > 0) woken = await wf.condition(() => effects.length > 0, waitMs);
+    else woken = false;
+    if (!woken) {
+      const t = advanceHandoff(def, state, today());
+      state = t.state;
+      effects = [...effects, ...t.effects];
+    }
+  }
+}
