@@ -6,8 +6,9 @@ const referral = plan.handoffs['mental-health-referral']; // 10 working days fro
 
 describe('handoff state', () => {
   it('counts 10 working days from receipt over Easter, reminds before and escalates after, in order', () => {
-    let { state, effects } = startHandoff(referral, 'mental-health-referral-1', '2026-03-27');
-    expect(effects).toEqual([{ type: 'create-request', on: '2026-03-27' }]);
+    const started = startHandoff(referral, 'mental-health-referral-1', '2026-03-27');
+    expect(started.effects).toEqual([{ type: 'create-request', on: '2026-03-27' }]);
+    let state = started.state;
     expect(state.deadline).toBeUndefined(); // counted from receipt
     ({ state } = applyTaskStatus(referral, state, 'received', '2026-03-30'));
     // Skjærtorsdag, langfredag and 2. påskedag are not working days.
