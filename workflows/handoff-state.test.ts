@@ -38,8 +38,8 @@ describe('handoff state', () => {
   it('refuses moves the Task state machine does not allow, saying what is allowed', () => {
     const { state } = startHandoff(referral, 'r-1', '2026-03-27');
     const completed = applyTaskStatus(referral, applyTaskStatus(referral, state, 'accepted', '2026-03-30').state, 'completed', '2026-04-02').state;
-    expect(() => applyTaskStatus(referral, completed, 'in-progress', '2026-04-03')).toThrow(new HandoffInputError('A Task cannot go from completed to in-progress; allowed next: none (the handoff is closed)'));
-    expect(() => applyTaskStatus(referral, state, 'completed', '2026-03-28')).toThrow('A Task cannot go from requested to completed; allowed next: received, accepted, rejected, cancelled, on-hold, failed');
+    expect(() => applyTaskStatus(referral, completed, 'in-progress', '2026-04-03')).toThrow(new HandoffInputError('A Task cannot go from completed to in-progress; allowed next: none (the Task is finished)'));
+    expect(() => applyTaskStatus(referral, state, 'completed', '2026-03-28')).toThrow('A Task cannot go from requested to completed; allowed next: received, accepted, rejected, cancelled, on-hold, failed, ready');
     expect(canMove('on-hold', 'in-progress')).toBe(true);
   });
 });

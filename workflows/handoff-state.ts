@@ -11,6 +11,7 @@
  */
 import { addDays, addWorkingDays, type IsoDate } from '../pathways/calendar';
 import { applyOffset, type Handoff } from '../pathways/plan';
+import { canMoveTask, taskMoveProblem } from '../fhir/task-state';
 import type { HandoffStatus } from './pathway-events';
 
 export interface HandoffProgress {
@@ -39,22 +40,10 @@ export class HandoffInputError extends Error {
   override readonly name = 'HandoffInputError';
 }
 
-/** The moves FHIR's Task state machine allows (cancelled, on-hold and failed where the diagram has them). */
-const MOVES: Record<HandoffStatus, HandoffStatus[]> = {
-  requested: ['received', 'accepted', 'rejected', 'cancelled', 'on-hold', 'failed'],
-  received: ['accepted', 'rejected', 'cancelled', 'on-hold', 'failed'],
-  accepted: ['in-progress', 'completed', 'cancelled', 'on-hold', 'failed'],
-  'in-progress': ['completed', 'on-hold', 'failed', 'cancelled'],
-  'on-hold': ['in-progress', 'accepted', 'cancelled', 'failed'],
-  rejected: [],
-  completed: [],
-  cancelled: [],
-  failed: [],
-};
 const CLOSED: HandoffStatus[] = ['rejected', 'completed', 'cancelled', 'failed'];
 
 export function canMove(from: HandoffStatus, to: HandoffStatus): boolean {
-  return from === to || MOVES[from].includes(to);
+  return canMoveTask(from, to);
 }
 
 export function isClosed(status: HandoffStatus): boolean {
@@ -76,7 +65,8 @@ export function startHandoff(def: Handoff, key: string, sentOn: IsoDate): { stat
 
 /** The receiving organisation moved its Task. Throws HandoffInputError for a move the Task state machine does not allow. */
 export function applyTaskStatus(def: Handoff, state: HandoffProgress, status: HandoffStatus, date: IsoDate): { state: HandoffProgress; effects: HandoffEffect[] } {
-  if (!canMove(state.status, status)) throw new HandoffInputError(`A Task cannot go from ${state.status} to ${status}; allowed next: ${MOVES[state.status].join(', ') || 'none (the handoff is closed)'}`);
+  const problem = taskMoveProblem(state.status, status);
+  if (problem) throw new HandoffInputError(problem);
   if (status === state.status) return { state, effects: [] };
   let next: HandoffProgress = { ...state, status, history: [...state.history, { on: date, status }] };
   // Anything past 'requested' means the receiver has the request.

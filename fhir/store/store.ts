@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
-import { badRequest, conflict, gone, notFound, OperationOutcomeError, preconditionFailed } from '../outcome';
+import { badRequest, conflict, gone, issue, notFound, OperationOutcomeError, outcome, preconditionFailed } from '../outcome';
+import { taskMoveProblem, type TaskStatus } from '../task-state';
 import { assertValidResource } from '../validate';
 import type { Db, Queryable } from './db';
 import { indexRows, dateRange } from './indexing';
@@ -296,8 +297,13 @@ export class FhirStore {
 
   private async updateIn<T extends Resource>(tx: Queryable, resource: T, options: WriteOptions): Promise<T> {
     if (!resource.id) throw new OperationOutcomeError(badRequest('An update needs the resource id', `${resource.resourceType}.id`), 400);
-    const { rows } = await tx.query<Row>('SELECT version_id, deleted FROM fhir.resource WHERE resource_type = $1 AND id = $2 FOR UPDATE', [resource.resourceType, resource.id]);
+    const { rows } = await tx.query<Row & { status: string | null }>("SELECT version_id, deleted, content->>'status' AS status FROM fhir.resource WHERE resource_type = $1 AND id = $2 FOR UPDATE", [resource.resourceType, resource.id]);
     const current = rows[0];
+    if (resource.resourceType === 'Task' && current && !current.deleted && current.status) {
+      // FHIR's Task state machine: a handoff's Task cannot jump back or skip ahead.
+      const problem = taskMoveProblem(current.status as TaskStatus, (resource as Resource & { status: TaskStatus }).status);
+      if (problem) throw new OperationOutcomeError(outcome(issue('business-rule', problem, 'Task.status')), 422);
+    }
     if (options.ifMatch !== undefined) {
       const expected = versionOf(options.ifMatch);
       if (!current || current.version_id !== expected) {

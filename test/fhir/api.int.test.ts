@@ -167,3 +167,18 @@ it('runs a batch: each entry on its own, a bad one answered with its OperationOu
   expect(bundle.entry?.map((e) => e.response?.status)).toEqual(['201', '422', '404']);
   expect((bundle.entry![1].response!.outcome as OperationOutcome).issue[0].expression).toEqual(['Task.status']);
 });
+
+it("refuses Task moves FHIR's Task state machine does not allow, with the allowed next states, and stores nothing", async () => {
+  const created = (await (await send('POST', 'Task', task('p1'))).json()) as Task;
+  const put = (status: Task['status'], body: Task = created) => send('PUT', `Task/${created.id}`, { ...body, status });
+  const skipped = await put('completed');
+  expect(skipped.status).toBe(422);
+  expect(((await skipped.json()) as OperationOutcome).issue).toEqual([
+    { severity: 'error', code: 'business-rule', details: { text: 'A Task cannot go from requested to completed; allowed next: received, accepted, rejected, cancelled, on-hold, failed, ready' }, expression: ['Task.status'] },
+  ]);
+  for (const status of ['received', 'accepted', 'in-progress', 'completed'] as const) expect((await put(status)).status).toBe(200);
+  const back = await send('PATCH', `Task/${created.id}`, [{ op: 'replace', path: '/status', value: 'in-progress' }], { 'content-type': 'application/json-patch+json' });
+  expect(back.status).toBe(422);
+  expect(((await back.json()) as OperationOutcome).issue?.[0]?.details?.text).toBe('A Task cannot go from completed to in-progress; allowed next: none (the Task is finished)');
+  expect(((await (await fetch(`${base}/Task/${created.id}`)).json()) as Task).meta?.versionId).toBe('5');
+});
