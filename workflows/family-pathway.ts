@@ -43,6 +43,8 @@ export interface FamilyPathwayResult {
 const DEFAULT_HISTORY_LIMIT = 10_000;
 /** Patch id: handoffs as child workflows (instead of a request written by the effects activity). */
 export const HANDOFFS_AS_CHILD_WORKFLOWS = 'handoffs-as-child-workflows';
+/** Patch id: a completed handoff with a returnHandoff starts it. */
+export const RETURN_HANDOFFS = 'return-handoffs';
 
 export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPathwayResult> {
   const { plan, familyId, refs } = input;
@@ -117,6 +119,8 @@ export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPa
       if (batch.some((e) => e.type === 'start-handoff') && wf.patched(HANDOFFS_AS_CHILD_WORKFLOWS)) {
         for (const e of batch) {
           if (e.type !== 'start-handoff') continue;
+          // Return handoffs (discharge back to the municipality) came later than handoff workflows.
+          if (e.rule?.startsWith('return-') && !wf.patched(RETURN_HANDOFFS)) continue;
           await wf.startChild(handoffWorkflow, {
             workflowId: handoffWorkflowId(familyId, e.key),
             args: [{ familyId, canonical: plan.canonical, key: e.key, handoff: plan.handoffs[e.handoff], refs, sentOn: e.on }],

@@ -573,6 +573,8 @@ function handle(ctx: Ctx, event: PathwayEvent) {
       const def = plan.handoffs[h.handoff];
       // e.g. helsepersonelloven §10a: when a parent enters specialist care, the children's needs are assessed.
       if (event.status === 'accepted' && def?.checkOnAccept) openCheck(ctx, def.checkOnAccept, def.to, event.date);
+      // Discharge: the handoff back to the municipality, so follow-up continues.
+      if (event.status === 'completed' && def?.returnHandoff) act(ctx, { handoff: def.returnHandoff }, `return-${h.key}`, { date: event.date });
       return;
     }
   }

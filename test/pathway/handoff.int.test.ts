@@ -18,8 +18,10 @@ let family: PathwayHarness | undefined;
 afterEach(async () => {
   if (family) {
     // Recorded for the replay test: the family's runs (with the patch marker) and the handoff's own history.
-    const child = family.env.client.workflow.getHandle(handoffWorkflowId(family.familyId, 'mental-health-referral-1'));
-    savePathwayHistories('handoff', [...(await family.histories()), { workflowId: child.workflowId, history: await child.fetchHistory() }]);
+    // ('handoff' was recorded before return handoffs existed and stays, to replay that path.)
+    const children = ['mental-health-referral-1', 'mental-health-discharge-1'].map((key) => family!.env.client.workflow.getHandle(handoffWorkflowId(family!.familyId, key)));
+    const childHistories = await Promise.all(children.map(async (child) => ({ workflowId: child.workflowId, history: await child.fetchHistory() })));
+    savePathwayHistories('handoff-return', [...(await family.histories()), ...childHistories]);
   }
   await family?.close();
 });
@@ -64,4 +66,9 @@ it('keeps the referral deadline with reminders and escalation, and reports back 
   await handoff.signal(taskStatusSignal, { status: 'in-progress', date: '2026-04-24' });
   await handoff.signal(taskStatusSignal, { status: 'completed', date: '2026-04-24' });
   expect(await handoff.result()).toEqual({ key, status: 'completed' });
+  // Discharge: the handoff back to the municipality starts, with its own 7-day deadline from sending.
+  await family.sleepUntil('2026-04-25');
+  const back = family.env.client.workflow.getHandle(handoffWorkflowId(family.familyId, 'mental-health-discharge-1'));
+  expect(await back.query(handoffQuery)).toMatchObject({ handoff: 'mental-health-discharge', status: 'requested', sentOn: '2026-04-24', deadline: '2026-05-01' });
+  expect((await family.handle.query(openHandoffsQuery)).map((h) => h.key)).toEqual(['mental-health-discharge-1']);
 });
