@@ -46,6 +46,11 @@ export function createHandoffActivities({ fhir, planOf }: { fhir: FhirRepository
       if (effect.type === 'create-request') {
         const { serviceRequest, task } = buildHandoffRequest({ familyId, key: input.key, on: effect.on, title: def.title, reason: def.reason, legalBasis: def.legalBasis, subject: refs.patient, requester: party(def.from), owner: party(def.to) });
         if (!(await exists('Task', task.id!))) entries.push(serviceRequest, task);
+      } else if (effect.type === 'milestone-overdue') {
+        const title = def.milestones.find((m) => m.id === effect.milestone)?.title ?? effect.milestone;
+        const text = `"${def.title}": ${title} was due by ${effect.due} and is not recorded (${plan.handoffs[input.handoff]?.source.title ?? 'pakkeforløp'}).`;
+        const notice = buildCoordinatorNotice({ familyId, key: effect.key, on: effect.on, text, subject: refs.patient, sender: refs.organization, recipient: refs.coordinator, priority: 'urgent' });
+        if (!(await exists('Communication', notice.id!))) entries.push(notice);
       } else if (effect.type === 'reminder' || effect.type === 'escalate') {
         const receiver = refs.services?.[def.to];
         const recipient = effect.type === 'reminder' || effect.to === 'service-leader' ? receiver : refs.coordinator;

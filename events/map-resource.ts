@@ -18,6 +18,8 @@ import type { PathwayEvent } from '../workflows/pathway-events';
 export const PATHWAY_TYPE_SYSTEM = 'https://forlop.no/fhir/CodeSystem/pathway';
 export const DUE_DATE_EXTENSION = 'https://forlop.no/fhir/StructureDefinition/estimated-due-date';
 export const INSTRUMENT_ITEM_SYSTEM = 'https://forlop.no/fhir/CodeSystem/instrument-item';
+/** Task.businessStatus codes for the steps of a treatment path: first-attendance and the definition's milestone ids. */
+export const HANDOFF_STEP_SYSTEM = 'https://forlop.no/fhir/CodeSystem/handoff-step';
 
 export interface Enrolment {
   kind: 'enrol';
@@ -120,7 +122,14 @@ function routeTask(t: Task, today: string): Routed | undefined {
   return {
     kind: 'event',
     patient: t.for.reference,
-    event: { type: 'handoff-updated', key: handoff.split('/').slice(1).join('/'), status: t.status as never, date: day(t.lastModified ?? t.meta?.lastUpdated, today), eventId: versionId(t) },
+    event: {
+      type: 'handoff-updated',
+      key: handoff.split('/').slice(1).join('/'),
+      status: t.status as never,
+      ...(t.businessStatus?.coding?.find((c) => c.system === HANDOFF_STEP_SYSTEM)?.code ? { step: t.businessStatus.coding.find((c) => c.system === HANDOFF_STEP_SYSTEM)!.code! } : {}),
+      date: day(t.lastModified ?? t.meta?.lastUpdated, today),
+      eventId: versionId(t),
+    },
   };
 }
 

@@ -132,7 +132,7 @@ export class EventRouter {
   /** A handoff's Task moved: its own workflow keeps the deadline (false when there is none, e.g. families from before handoff workflows). */
   private async signalHandoff(familyId: string, event: Extract<PathwayEvent, { type: 'handoff-updated' }>): Promise<boolean> {
     try {
-      await this.options.client.workflow.getHandle(handoffWorkflowId(familyId, event.key)).signal(taskStatusSignal, { status: event.status, date: event.date, ...(event.eventId ? { eventId: event.eventId } : {}) });
+      await this.options.client.workflow.getHandle(handoffWorkflowId(familyId, event.key)).signal(taskStatusSignal, { status: event.status, date: event.date, ...(event.step ? { step: event.step } : {}), ...(event.eventId ? { eventId: event.eventId } : {}) });
       return true;
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) return false;

@@ -1,5 +1,5 @@
 import { DefinitionRegistry } from '../pathways/registry';
-import { advanceHandoff, applyTaskStatus, canMove, HandoffInputError, nextHandoffWakeUp, startHandoff } from './handoff-state';
+import { advanceHandoff, advanceMilestones, applyBusinessStatus, applyTaskStatus, canMove, HandoffInputError, milestonesDue, nextHandoffWakeUp, nextMilestoneWakeUp, startHandoff } from './handoff-state';
 
 const plan = DefinitionRegistry.builtIn().plan('Basisprogram');
 const referral = plan.handoffs['mental-health-referral']; // 10 working days from receipt, reminder 2d before, coordinator at once, leader 5d later
@@ -41,5 +41,29 @@ describe('handoff state', () => {
     expect(() => applyTaskStatus(referral, completed, 'in-progress', '2026-04-03')).toThrow(new HandoffInputError('A Task cannot go from completed to in-progress; allowed next: none (the Task is finished)'));
     expect(() => applyTaskStatus(referral, state, 'completed', '2026-03-28')).toThrow('A Task cannot go from requested to completed; allowed next: received, accepted, rejected, cancelled, on-hold, failed, ready');
     expect(canMove('on-hold', 'in-progress')).toBe(true);
+  });
+});
+
+describe('pakkeforløp milestones', () => {
+  const familieambulatorium = DefinitionRegistry.builtIn().plan('Familieambulatorium').handoffs['familieambulatorium-referral'];
+
+  it('times clinical decision, first evaluation and then evaluations every 42 days, telling the coordinator of each that is late, once', async () => {
+    let state = applyTaskStatus(familieambulatorium, startHandoff(familieambulatorium, 'fa-1', '2026-03-02').state, 'accepted', '2026-03-04').state;
+    expect(milestonesDue(familieambulatorium, state)).toEqual([]); // nothing counts until the first attendance
+    state = applyBusinessStatus(familieambulatorium, state, 'first-attendance', '2026-03-06');
+    expect(milestonesDue(familieambulatorium, state)).toEqual([{ milestone: 'clinical-decision', due: '2026-03-13' }]);
+    expect(nextMilestoneWakeUp(familieambulatorium, state)).toBe('2026-03-14');
+    let step = advanceMilestones(familieambulatorium, state, '2026-03-14');
+    expect(step.effects).toEqual([{ type: 'milestone-overdue', key: 'fa-1-clinical-decision-2026-03-13', on: '2026-03-14', milestone: 'clinical-decision', due: '2026-03-13' }]);
+    expect(advanceMilestones(familieambulatorium, step.state, '2026-03-20').effects).toEqual([]);
+    state = applyBusinessStatus(familieambulatorium, step.state, 'clinical-decision', '2026-03-16');
+    expect(milestonesDue(familieambulatorium, state)).toEqual([{ milestone: 'first-evaluation', due: '2026-03-30' }]);
+    state = applyBusinessStatus(familieambulatorium, state, 'first-evaluation', '2026-03-27');
+    expect(milestonesDue(familieambulatorium, state)).toEqual([{ milestone: 'evaluation', due: '2026-05-08' }]);
+    state = applyBusinessStatus(familieambulatorium, state, 'evaluation', '2026-05-04');
+    expect(milestonesDue(familieambulatorium, state)).toEqual([{ milestone: 'evaluation', due: '2026-06-15' }]);
+    step = advanceMilestones(familieambulatorium, state, '2026-06-16');
+    expect(step.effects.map((e) => (e as { due: string }).due)).toEqual(['2026-06-15']);
+    expect(() => applyBusinessStatus(familieambulatorium, state, 'discharge', '2026-06-16')).toThrow("'discharge' is not a step of familieambulatorium-referral; known: first-attendance, clinical-decision, first-evaluation, evaluation");
   });
 });

@@ -28,13 +28,18 @@ export interface HandoffProgress {
   escalationsSent: number;
   today: IsoDate;
   history: { on: IsoDate; status: HandoffStatus }[];
+  /** Days each step of the treatment path was reached ('accepted', 'first-attendance', milestone ids). */
+  reached?: Record<string, IsoDate[]>;
+  /** Milestone due dates already escalated, as "<milestone>@<due>". */
+  milestonesEscalated?: string[];
 }
 
 export type HandoffEffect =
   | { type: 'create-request'; on: IsoDate }
   | { type: 'reminder'; key: string; on: IsoDate; deadline: IsoDate }
   | { type: 'escalate'; key: string; on: IsoDate; to: 'coordinator' | 'service-leader'; deadline: IsoDate }
-  | { type: 'status'; status: HandoffStatus; on: IsoDate };
+  | { type: 'status'; status: HandoffStatus; on: IsoDate }
+  | { type: 'milestone-overdue'; key: string; on: IsoDate; milestone: string; due: IsoDate };
 
 export class HandoffInputError extends Error {
   override readonly name = 'HandoffInputError';
@@ -72,6 +77,7 @@ export function applyTaskStatus(def: Handoff, state: HandoffProgress, status: Ha
   // Anything past 'requested' means the receiver has the request.
   if (!next.receivedOn) next.receivedOn = date;
   if (!next.decidedOn && ['accepted', 'rejected', 'in-progress', 'completed'].includes(status)) next.decidedOn = date;
+  if (status === 'accepted') next.reached = { ...next.reached, accepted: [...(next.reached?.accepted ?? []), date] };
   if (isClosed(status)) next.closedOn = date;
   next = withDeadline(def, next);
   return { state: next, effects: [{ type: 'status', status, on: date }] };
@@ -112,3 +118,55 @@ function reminderDates(def: Handoff, deadline: IsoDate): IsoDate[] {
 function escalationDates(def: Handoff, deadline: IsoDate): IsoDate[] {
   return def.escalation.map((step) => applyOffset(addDays(deadline, 1), step.after));
 }
+
+/**
+ * The receiver reports a step of the treatment path (Task.businessStatus),
+ * e.g. first attendance, clinical decision, an evaluation: the pakkeforløp
+ * times run from these (Helsedirektoratet, pakkeforløp gravide og rusmidler).
+ */
+export function applyBusinessStatus(def: Handoff, state: HandoffProgress, step: string, date: IsoDate): HandoffProgress {
+  const known = new Set(['first-attendance', ...def.milestones.map((m) => m.id)]);
+  if (!known.has(step)) throw new HandoffInputError(`'${step}' is not a step of ${def.id}; known: ${[...known].join(', ')}`);
+  const days = state.reached?.[step] ?? [];
+  if (days.includes(date)) return state;
+  return { ...state, reached: { ...state.reached, [step]: [...days, date].sort() } };
+}
+
+/** Each milestone's next due date, while the handoff is open: counted from the step it follows (and, if it repeats, from its own last time). */
+export function milestonesDue(def: Handoff, state: HandoffProgress): { milestone: string; due: IsoDate }[] {
+  if (state.closedOn) return [];
+  const last = (id: string) => state.reached?.[id]?.at(-1);
+  const due: { milestone: string; due: IsoDate }[] = [];
+  for (const m of def.milestones) {
+    const after = last(m.after);
+    if (!after) continue;
+    const own = last(m.id);
+    if (!m.repeat && own && own >= after) continue;
+    const base = m.repeat && own && own > after ? own : after;
+    due.push({ milestone: m.id, due: m.within.workingDays !== undefined ? addWorkingDays(base, m.within.workingDays) : addDays(base, m.within.days ?? 0) });
+  }
+  return due;
+}
+
+/** Milestones whose due day has passed: told to the coordinator once per due date. */
+export function advanceMilestones(def: Handoff, state: HandoffProgress, today: IsoDate): { state: HandoffProgress; effects: HandoffEffect[] } {
+  const effects: HandoffEffect[] = [];
+  let escalated = state.milestonesEscalated ?? [];
+  for (const { milestone, due } of milestonesDue(def, state)) {
+    const mark = `${milestone}@${due}`;
+    if (due < today && !escalated.includes(mark)) {
+      escalated = [...escalated, mark];
+      effects.push({ type: 'milestone-overdue', key: `${state.key}-${milestone}-${due}`, on: addDays(due, 1), milestone, due });
+    }
+  }
+  return { state: { ...state, milestonesEscalated: escalated }, effects };
+}
+
+export function nextMilestoneWakeUp(def: Handoff, state: HandoffProgress): IsoDate | undefined {
+  const escalated = state.milestonesEscalated ?? [];
+  return milestonesDue(def, state)
+    .filter(({ milestone, due }) => !escalated.includes(`${milestone}@${due}`))
+    .map(({ due }) => addDays(due, 1))
+    .sort()[0];
+}
+

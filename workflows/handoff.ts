@@ -10,7 +10,7 @@ import * as wf from '@temporalio/workflow';
 import type * as activities from '../activities/pathway-effects';
 import { osloDate, osloStartOfDay } from '../pathways/calendar';
 import type { Handoff } from '../pathways/plan';
-import { advanceHandoff, applyTaskStatus, isClosed, nextHandoffWakeUp, startHandoff, type HandoffEffect, type HandoffProgress } from './handoff-state';
+import { advanceHandoff, advanceMilestones, applyBusinessStatus, applyTaskStatus, isClosed, nextHandoffWakeUp, nextMilestoneWakeUp, startHandoff, type HandoffEffect, type HandoffProgress } from './handoff-state';
 import { familyWorkflowId, handoffQuery, handoffUpdatedSignal, taskStatusSignal } from './messages';
 import type { FamilyRefs } from './pathway-events';
 
@@ -35,13 +35,14 @@ export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ ke
   const seen = new Set<string>();
   const family = wf.getExternalWorkflowHandle(familyWorkflowId(input.familyId));
 
-  wf.setHandler(taskStatusSignal, ({ status, date, eventId }) => {
+  wf.setHandler(taskStatusSignal, ({ status, date, step, eventId }) => {
     if (eventId && seen.has(eventId)) return;
     if (eventId) seen.add(eventId);
     try {
       const t = applyTaskStatus(def, state, status, date);
       state = t.state;
       effects = [...effects, ...t.effects];
+      if (step) state = applyBusinessStatus(def, state, step, date);
     } catch (error) {
       if ((error as Error).name !== 'HandoffInputError') throw error;
       wf.log.warn('task status refused', { key: input.key, reason: (error as Error).message });
@@ -66,7 +67,7 @@ export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ ke
       }
     }
     if (isClosed(state.status)) return { key: input.key, status: state.status };
-    const wake = nextHandoffWakeUp(def, state);
+    const wake = [nextHandoffWakeUp(def, state), nextMilestoneWakeUp(def, state)].filter((d): d is string => d !== undefined).sort()[0];
     const waitMs = wake === undefined ? undefined : osloStartOfDay(wake) - Date.now();
     let woken = true;
     if (waitMs === undefined) await wf.condition(() => effects.length > 0);
@@ -74,8 +75,9 @@ export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ ke
     else woken = false;
     if (!woken) {
       const t = advanceHandoff(def, state, today());
-      state = t.state;
-      effects = [...effects, ...t.effects];
+      const m = advanceMilestones(def, t.state, today());
+      state = m.state;
+      effects = [...effects, ...t.effects, ...m.effects];
     }
   }
 }

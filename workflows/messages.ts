@@ -72,5 +72,5 @@ export function handoffWorkflowId(familyId: string, key: string): string {
 }
 
 /** The receiving organisation moved the handoff's Task (from the event router). */
-export const taskStatusSignal = defineSignal<[{ status: HandoffStatus; date: string; eventId?: string }]>('taskStatus');
+export const taskStatusSignal = defineSignal<[{ status: HandoffStatus; date: string; step?: string; eventId?: string }]>('taskStatus');
 export const handoffQuery = defineQuery<HandoffProgress>('handoff');

@@ -31,7 +31,7 @@ export type PathwayEvent =
   | (EventBase & { type: 'resumed' })
   | (EventBase & { type: 'moved'; municipality?: string })
   | (EventBase & { type: 'ended'; reason?: string })
-  | (EventBase & { type: 'handoff-updated'; key: string; status: HandoffStatus });
+  | (EventBase & { type: 'handoff-updated'; key: string; status: HandoffStatus; /** Task.businessStatus: a step of the treatment path, e.g. first-attendance. */ step?: string });
 
 export type PathwayEffect =
   /** The family's CarePlan must show the current state. */

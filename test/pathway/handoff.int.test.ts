@@ -16,15 +16,19 @@ import { savePathwayHistories } from './history-fixtures';
 jest.setTimeout(120_000);
 let family: PathwayHarness | undefined;
 afterEach(async () => {
-  if (family) {
-    // Recorded for the replay test: the family's runs (with the patch marker) and the handoff's own history.
-    // ('handoff' was recorded before return handoffs existed and stays, to replay that path.)
-    const children = ['mental-health-referral-1', 'mental-health-discharge-1'].map((key) => family!.env.client.workflow.getHandle(handoffWorkflowId(family!.familyId, key)));
-    const childHistories = await Promise.all(children.map(async (child) => ({ workflowId: child.workflowId, history: await child.fetchHistory() })));
-    savePathwayHistories('handoff-return', [...(await family.histories()), ...childHistories]);
-  }
   await family?.close();
+  family = undefined;
 });
+
+/** Recorded for the replay test: the family's runs (with the patch markers) and the handoffs' own histories. */
+async function record(scenario: string, keys: string[]) {
+  const f = family!;
+  const children = await Promise.all(keys.map(async (key) => {
+    const child = f.env.client.workflow.getHandle(handoffWorkflowId(f.familyId, key));
+    return { workflowId: child.workflowId, history: await child.fetchHistory() };
+  }));
+  savePathwayHistories(scenario, [...(await f.histories()), ...children]);
+}
 
 it('keeps the referral deadline with reminders and escalation, and reports back to the family', async () => {
   family = await startFamily({ definition: 'Basisprogram', enrolment: '2026-03-20', dueDate: '2026-09-15' });
@@ -71,4 +75,21 @@ it('keeps the referral deadline with reminders and escalation, and reports back 
   const back = family.env.client.workflow.getHandle(handoffWorkflowId(family.familyId, 'mental-health-discharge-1'));
   expect(await back.query(handoffQuery)).toMatchObject({ handoff: 'mental-health-discharge', status: 'requested', sentOn: '2026-04-24', deadline: '2026-05-01' });
   expect((await family.handle.query(openHandoffsQuery)).map((h) => h.key)).toEqual(['mental-health-discharge-1']);
+  // ('handoff' was recorded before return handoffs existed and stays, to replay that path.)
+  await record('handoff-return', [key, 'mental-health-discharge-1']);
+});
+
+it('times the pakkeforløp milestones a familieambulatorium referral reports, and tells the coordinator of a late one', async () => {
+  family = await startFamily({ definition: 'Familieambulatorium', enrolment: '2026-03-02', dueDate: '2026-09-15' });
+  const key = 'familieambulatorium-referral-1';
+  const handoff = family.env.client.workflow.getHandle(handoffWorkflowId(family.familyId, key));
+  await family.sleepUntil('2026-03-04');
+  await handoff.signal(taskStatusSignal, { status: 'accepted', date: '2026-03-04' });
+  await handoff.signal(taskStatusSignal, { status: 'in-progress', step: 'first-attendance', date: '2026-03-04' });
+  // First attendance to clinical decision: at most 7 days; none by 11 March, so the coordinator hears on the 12th.
+  await family.sleepUntil('2026-03-13');
+  const late = (await family.notices()).filter((n) => /Klinisk beslutning/.test(n.payload?.[0]?.contentString ?? ''));
+  expect(late.map((n) => [n.sent, n.priority, n.recipient?.[0]?.reference])).toEqual([['2026-03-12', 'urgent', 'Practitioner/coordinator-1']]);
+  expect((await handoff.query(handoffQuery)).reached).toEqual({ accepted: ['2026-03-04'], 'first-attendance': ['2026-03-04'] });
+  await record('milestones', [key]);
 });
