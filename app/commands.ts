@@ -12,6 +12,14 @@ export const commands: Record<string, { summary: string; load: () => Command }> 
     summary: 'run Forløp on embedded defaults (npm start); configuration in docs/configuration.md',
     load: () => (require('./start-command') as typeof import('./start-command')).startCommand,
   },
+  serve: {
+    summary: 'run the HTTP API and the event router against a Temporal frontend (TEMPORAL_ADDRESS) and PostgreSQL (DATABASE_URL)',
+    load: () => (require('./start-command') as typeof import('./start-command')).serveCommand,
+  },
+  worker: {
+    summary: 'run the Temporal worker (family pathways and handoffs) against a Temporal frontend (TEMPORAL_ADDRESS)',
+    load: () => (require('./start-command') as typeof import('./start-command')).workerCommand,
+  },
   temporal: {
     summary: 'run the embedded Temporal server (--port 7233 --ip 127.0.0.1 --namespace x --time-skipping)',
     load: () => (require('./temporal-command') as typeof import('./temporal-command')).temporalCommand,

@@ -34,6 +34,9 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export async function migrate(db: Db): Promise<void> {
   await db.transaction(async (tx) => {
+    // Several processes (forlop serve, forlop worker) may start at once against one
+    // database: one migrates, the others wait for it and then find nothing to do.
+    await tx.query('SELECT pg_advisory_xact_lock(74290001)');
     await tx.query('CREATE SCHEMA IF NOT EXISTS fhir');
     await tx.query('CREATE TABLE IF NOT EXISTS fhir.schema_version (version integer NOT NULL)');
     const { rows } = await tx.query<{ version: number }>('SELECT max(version) AS version FROM fhir.schema_version');

@@ -1,0 +1,135 @@
+/**
+ * The pieces a Forløp process runs, each started from the one configuration
+ * and registering how to stop it. `forlop start` runs them all on one
+ * machine (with the embedded Temporal server); `forlop serve` (HTTP API and
+ * event router) and `forlop worker` (the Temporal worker) split them for a
+ * production stack with a Temporal cluster and PostgreSQL.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { importJWK, type CryptoKey, type JWK } from 'jose';
+import { createPathwayActivities } from '../activities/pathway-effects';
+import { EventRouter } from '../events/router';
+import { RemoteFhirRepository } from '../fhir/client/remote-repository';
+import { FhirStore, openPglite, openPostgres } from '../fhir/store';
+import { DefinitionRegistry } from '../pathways/registry';
+import { createDataConverter, type PayloadEncryptionConfig } from '../temporal/codec';
+import { connectClient, connectWorkerConnection } from '../temporal/connection';
+import { startEmbeddedTemporal } from '../temporal/embedded';
+import { createForlopWorker } from '../temporal/worker';
+import type { Config, ExternalFhirSettings } from './config';
+import { DEV_ORGANISATIONS, startDevIdp } from './dev-idp';
+import { developmentPayloadKeys } from './dev-payload-key';
+import { buildHttpApp } from './http';
+
+export type Stop = () => Promise<void>;
+
+export interface Running {
+  config: Config;
+  log: Logger;
+  stops: Stop[];
+}
+
+export async function embeddedTemporal({ config, log, stops }: Running): Promise<void> {
+  const [host, port] = config.temporal.address.split(':');
+  const temporal = await startEmbeddedTemporal({ host, port: Number(port), namespaces: [...new Set(['default', config.temporal.namespace])], log: (msg, fields) => log.info(fields ?? {}, msg) });
+  stops.push(() => temporal.stop());
+  log.info({ temporalAddress: temporal.address, namespace: config.temporal.namespace }, 'embedded Temporal server listening');
+}
+
+export async function fhirStore({ config, stops }: Running): Promise<FhirStore> {
+  let store: FhirStore;
+  if (config.database.url) {
+    store = await FhirStore.open(await openPostgres(config.database.url));
+  } else {
+    mkdirSync(config.database.dataDir, { recursive: true });
+    store = await FhirStore.open(await openPglite(config.database.dataDir));
+  }
+  stops.push(() => store.close());
+  return store;
+}
+
+/** Payload keys: configured, or in development one kept in the data directory. */
+export function payloadKeys(config: Config): PayloadEncryptionConfig {
+  return config.payloadKeys ?? developmentPayloadKeys(config.dataDir);
+}
+
+/** The HTTP API: authentication (the dev IdP in development), scopes, organisation access, audit. */
+export async function httpServer(running: Running, store: FhirStore): Promise<void> {
+  const { config, log, stops } = running;
+  let issuer = config.auth.issuer;
+  let organisations: Record<string, string> = {};
+  if (config.auth.kind === 'dev-idp') {
+    const idp = await startDevIdp({ port: config.auth.devIdpPort });
+    stops.push(() => idp.stop());
+    issuer = idp.issuer;
+    organisations = { ...DEV_ORGANISATIONS };
+    log.info({ issuer: idp.issuer, clients: Object.keys(idp.clients) }, 'development OIDC provider running (demo clients; never use in production)');
+  }
+  if (config.auth.kind === 'disabled') log.warn('AUTHENTICATION IS DISABLED (FORLOP_AUTH=disabled): every API call is anonymous. Never run like this with real data.');
+  const app = await buildHttpApp({
+    store,
+    publicUrl: config.http.publicUrl,
+    auth: config.auth.kind === 'disabled' ? undefined : { ...config.auth, issuer: issuer!, organisations },
+    onAuditWriteError: (error) => log.error({ err: error }, 'an AuditEvent could not be written'),
+  });
+  const server: Server = app.listen(config.http.port, config.http.host);
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  log.info({ url: `${config.http.publicUrl}/fhir` }, 'FHIR API listening');
+}
+
+/** The external FHIR server the workflows write to, authenticated as HelseID expects (private_key_jwt, DPoP). */
+async function remoteFhir(settings: ExternalFhirSettings): Promise<RemoteFhirRepository> {
+  const jwk = JSON.parse(readFileSync(settings.privateKeyPath, 'utf8')) as JWK;
+  const privateKey = (await importJWK(jwk, jwk.alg ?? 'RS256')) as CryptoKey;
+  return new RemoteFhirRepository({ baseUrl: settings.baseUrl, auth: { issuer: settings.issuer, clientId: settings.clientId, privateKey, kid: jwk.kid, scope: settings.scope, resource: settings.resource } });
+}
+
+/** The Temporal worker running the family pathways and handoffs, with encrypted payloads. */
+export async function pathwayWorker({ config, log, stops }: Running, store: FhirStore): Promise<void> {
+  const connection = await connectWorkerConnection({ ...config.temporal, compression: config.temporal.kind === 'embedded' ? 'none' : 'gzip' });
+  const registry = DefinitionRegistry.builtIn();
+  const worker = await createForlopWorker({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    activities: createPathwayActivities({ fhir: config.externalFhir ? await remoteFhir(config.externalFhir) : store, plans: registry }),
+    dataConverter: createDataConverter(payloadKeys(config)),
+  });
+  const running = worker.run();
+  stops.push(async () => {
+    // The SDK also reacts to SIGINT/SIGTERM by draining the worker itself.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+    await connection.close();
+  });
+  log.info({ taskQueue: config.temporal.taskQueue, definitions: registry.canonicals() }, 'pathway worker running');
+}
+
+/** The event router: FHIR writes drive the workflows. */
+export async function eventRouter({ config, log, stops }: Running, store: FhirStore): Promise<void> {
+  const client = await connectClient(config.temporal, createDataConverter(payloadKeys(config)));
+  const router = new EventRouter({ store, client, taskQueue: config.temporal.taskQueue, plans: DefinitionRegistry.builtIn(), log: (msg, fields) => log.info(fields ?? {}, msg) });
+  router.start();
+  stops.push(async () => {
+    await router.stop();
+    await client.connection.close();
+  });
+  log.info('event router following the FHIR change feed');
+}
+
+/** Stops everything in reverse order; every component is stopped even if one fails. */
+export async function stopAll({ log, stops }: Running): Promise<boolean> {
+  let clean = true;
+  for (const stop of [...stops].reverse()) {
+    try {
+      await stop();
+    } catch (error) {
+      clean = false;
+      log.error({ err: error }, 'a component did not stop cleanly');
+    }
+  }
+  return clean;
+}
