@@ -7,8 +7,9 @@
  * retry: ids derive from the family and the handoff, and nothing sent once
  * is sent again.
  */
-import type { Organization, Reference, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import type { FhirRepository } from '../fhir/repository';
+import { readIfPresent, serviceParty } from './fhir-helpers';
 import { buildCoordinatorNotice, buildHandoffRequest } from '../fhir/builders/pathway';
 import type { Plan } from '../pathways/plan';
 import type { FamilyRefs } from '../workflows/pathway-events';
@@ -24,23 +25,13 @@ export interface ApplyHandoffEffectsInput {
 }
 
 export function createHandoffActivities({ fhir, planOf }: { fhir: FhirRepository; planOf: (canonical: string) => Plan }) {
-  const exists = async (resourceType: Resource['resourceType'], id: string) => {
-    try {
-      return await fhir.read(resourceType, id);
-    } catch (error) {
-      if ([404, 410].includes((error as { status?: number }).status ?? 0)) return undefined;
-      throw error;
-    }
-  };
+  const exists = (resourceType: Resource['resourceType'], id: string) => readIfPresent(fhir, resourceType, id);
 
   async function applyHandoffEffects(input: ApplyHandoffEffectsInput): Promise<void> {
     const plan = planOf(input.canonical);
     const def = plan.handoffs[input.handoff];
     const { refs, familyId } = input;
-    const party = (service: string): Reference<Organization> => {
-      const reference = refs.services?.[service];
-      return reference ? { reference, display: plan.services[service]?.title } : { display: plan.services[service]?.title ?? service };
-    };
+    const party = (service: string) => serviceParty(plan, refs, service);
     const entries: Resource[] = [];
     for (const effect of input.effects) {
       if (effect.type === 'create-request') {
@@ -48,7 +39,7 @@ export function createHandoffActivities({ fhir, planOf }: { fhir: FhirRepository
         if (!(await exists('Task', task.id!))) entries.push(serviceRequest, task);
       } else if (effect.type === 'milestone-overdue') {
         const title = def.milestones.find((m) => m.id === effect.milestone)?.title ?? effect.milestone;
-        const text = `"${def.title}": ${title} was due by ${effect.due} and is not recorded (${plan.handoffs[input.handoff]?.source.title ?? 'pakkeforløp'}).`;
+        const text = `"${def.title}": ${title} was due by ${effect.due} and is not recorded (${def.source.title}).`;
         const notice = buildCoordinatorNotice({ familyId, key: effect.key, on: effect.on, text, subject: refs.patient, sender: refs.organization, recipient: refs.coordinator, priority: 'urgent' });
         if (!(await exists('Communication', notice.id!))) entries.push(notice);
       } else if (effect.type === 'reminder' || effect.type === 'escalate') {

@@ -11,6 +11,7 @@
  */
 import type { Bundle, BundleEntry, Encounter, Organization, Reference, Resource } from '@medplum/fhirtypes';
 import type { FhirRepository } from '../fhir/repository';
+import { readIfPresent, serviceParty } from './fhir-helpers';
 import { buildCarePlan, buildCheckTask, buildCoordinatorNotice, buildHandoffRequest, buildPlannedEncounter, stableId, type CarePlanActivityInput } from '../fhir/builders/pathway';
 import type { Plan, PlanStep } from '../pathways/plan';
 import type { FamilyRefs, PathwayEffect } from '../workflows/pathway-events';
@@ -40,22 +41,12 @@ export function createPathwayActivities({ fhir, plans }: PathwayActivityDeps) {
     if (!plan) cache.set(canonical, (plan = plans.plan(canonical)));
     return plan;
   };
-  const exists = async (resourceType: Resource['resourceType'], id: string): Promise<Resource | undefined> => {
-    try {
-      return await fhir.read(resourceType, id);
-    } catch (error) {
-      if ([404, 410].includes((error as { status?: number }).status ?? 0)) return undefined;
-      throw error;
-    }
-  };
+  const exists = (resourceType: Resource['resourceType'], id: string) => readIfPresent(fhir, resourceType, id);
 
   async function applyPathwayEffects(input: ApplyEffectsInput): Promise<void> {
     const plan = planOf(input.canonical);
     const { refs, snapshot, familyId } = input;
-    const party = (service: string): Reference<Organization> => {
-      const reference = refs.services?.[service];
-      return reference ? { reference, display: plan.services[service]?.title } : { display: plan.services[service]?.title ?? service };
-    };
+    const party = (service: string) => serviceParty(plan, refs, service);
     const stepOf = (id: string): PlanStep => plan.steps.find((s) => s.id === id)!;
     const subjectFor = (step: PlanStep) => ((step.kind === 'intervention' ? step.start : step.at).anchor === 'birth' && refs.child ? refs.child : refs.patient);
     const entries: BundleEntry[] = [];

@@ -119,6 +119,7 @@ function routeNewborn(p: Patient): Routed | undefined {
 function routeTask(t: Task, today: string): Routed | undefined {
   const handoff = t.identifier?.find((i) => i.system === FORLOP_SYSTEMS.handoff)?.value;
   if (!handoff || !t.for?.reference || t.status === 'requested' || t.status === 'draft') return undefined;
+  const step = t.businessStatus?.coding?.find((c) => c.system === HANDOFF_STEP_SYSTEM)?.code;
   return {
     kind: 'event',
     patient: t.for.reference,
@@ -126,7 +127,7 @@ function routeTask(t: Task, today: string): Routed | undefined {
       type: 'handoff-updated',
       key: handoff.split('/').slice(1).join('/'),
       status: t.status as never,
-      ...(t.businessStatus?.coding?.find((c) => c.system === HANDOFF_STEP_SYSTEM)?.code ? { step: t.businessStatus.coding.find((c) => c.system === HANDOFF_STEP_SYSTEM)!.code! } : {}),
+      ...(step ? { step } : {}),
       date: day(t.lastModified ?? t.meta?.lastUpdated, today),
       eventId: versionId(t),
     },

@@ -69,13 +69,16 @@ export class EventRouter {
     return passed;
   }
 
+  /** Delivers batches until the feed is caught up (or delivery is blocked). */
+  async runUntilCaughtUp(): Promise<void> {
+    while (!this.stopped && (await this.runOnce()) > 0);
+  }
+
   /** Polls the change feed until stop(). */
   start(intervalMs = 250): void {
     const tick = async () => {
       if (this.stopped) return;
-      this.running = (async () => {
-        while (!this.stopped && (await this.runOnce()) > 0);
-      })().catch((error: unknown) => this.options.log?.('event router error', { error: (error as Error).message }));
+      this.running = this.runUntilCaughtUp().catch((error: unknown) => this.options.log?.('event router error', { error: (error as Error).message }));
       await this.running;
       if (!this.stopped) this.timer = setTimeout(tick, intervalMs);
     };

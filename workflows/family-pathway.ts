@@ -7,8 +7,7 @@
  * history grows large, carrying its state.
  */
 import * as wf from '@temporalio/workflow';
-import type * as activities from '../activities/pathway-effects';
-import { osloDate, osloStartOfDay } from '../pathways/calendar';
+import { effectsActivities, waitForDayOr, workflowToday } from './workflow-time';
 import type { Anchors, Plan } from '../pathways/plan';
 import { handoffWorkflow } from './handoff';
 import { EVENT_SIGNALS, handoffWorkflowId, currentPhaseQuery, nextDueQuery, openHandoffsQuery, overdueQuery, pathwayQuery, pathwayStateQuery, recordEventUpdate, timelineQuery } from './messages';
@@ -16,10 +15,7 @@ import type { FamilyRefs, PathwayEffect, PathwayEvent } from './pathway-events';
 import { advance, applyEvent, nextWakeUp, startPathway, validateEvent, type PathwayState } from './pathway-state';
 import { nextDue, openHandoffs, overdue, pathwayView } from './pathway-views';
 
-const { applyPathwayEffects } = wf.proxyActivities<typeof activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '5 minutes' },
-});
+const { applyPathwayEffects } = effectsActivities;
 
 export interface FamilyPathwayInput {
   familyId: string;
@@ -48,7 +44,7 @@ export const RETURN_HANDOFFS = 'return-handoffs';
 
 export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPathwayResult> {
   const { plan, familyId, refs } = input;
-  const today = () => osloDate(Date.now());
+  const today = workflowToday;
   let state: PathwayState;
   const effects: PathwayEffect[] = [];
   if (input.state) {
@@ -150,12 +146,7 @@ export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPa
       break;
     }
     const wake = nextWakeUp(plan, state);
-    const waitMs = wake === undefined ? undefined : osloStartOfDay(wake) - Date.now();
-    let woken = true;
-    if (waitMs === undefined) await wf.condition(() => effects.length > 0);
-    else if (waitMs > 0) woken = await wf.condition(() => effects.length > 0, waitMs);
-    else woken = false;
-    if (!woken) {
+    if (!(await waitForDayOr(wake, () => effects.length > 0))) {
       const t = advance(plan, state, today());
       state = t.state;
       effects.push(...t.effects);

@@ -7,17 +7,13 @@
  * handoffs. The decisions are in ./handoff-state.ts.
  */
 import * as wf from '@temporalio/workflow';
-import type * as activities from '../activities/pathway-effects';
-import { osloDate, osloStartOfDay } from '../pathways/calendar';
+import { effectsActivities, waitForDayOr, workflowToday } from './workflow-time';
 import type { Handoff } from '../pathways/plan';
 import { advanceHandoff, advanceMilestones, applyBusinessStatus, applyTaskStatus, isClosed, nextHandoffWakeUp, nextMilestoneWakeUp, startHandoff, type HandoffEffect, type HandoffProgress } from './handoff-state';
 import { familyWorkflowId, handoffQuery, handoffUpdatedSignal, taskStatusSignal } from './messages';
 import type { FamilyRefs } from './pathway-events';
 
-const { applyHandoffEffects } = wf.proxyActivities<typeof activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '5 minutes' },
-});
+const { applyHandoffEffects } = effectsActivities;
 
 export interface HandoffWorkflowInput {
   familyId: string;
@@ -29,7 +25,7 @@ export interface HandoffWorkflowInput {
 }
 
 export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ key: string; status: HandoffProgress['status'] }> {
-  const today = () => osloDate(Date.now());
+  const today = workflowToday;
   const def = input.handoff;
   let { state, effects } = startHandoff(def, input.key, input.sentOn) as { state: HandoffProgress; effects: HandoffEffect[] };
   const seen = new Set<string>();
@@ -68,12 +64,7 @@ export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ ke
     }
     if (isClosed(state.status)) return { key: input.key, status: state.status };
     const wake = [nextHandoffWakeUp(def, state), nextMilestoneWakeUp(def, state)].filter((d): d is string => d !== undefined).sort()[0];
-    const waitMs = wake === undefined ? undefined : osloStartOfDay(wake) - Date.now();
-    let woken = true;
-    if (waitMs === undefined) await wf.condition(() => effects.length > 0);
-    else if (waitMs > 0) woken = await wf.condition(() => effects.length > 0, waitMs);
-    else woken = false;
-    if (!woken) {
+    if (!(await waitForDayOr(wake, () => effects.length > 0))) {
       const t = advanceHandoff(def, state, today());
       const m = advanceMilestones(def, t.state, today());
       state = m.state;

@@ -12,7 +12,7 @@ import { EventRouter, familyIdOf } from '../../events/router';
 import { DUE_DATE_EXTENSION, INSTRUMENT_ITEM_SYSTEM, PATHWAY_TYPE_SYSTEM } from '../../events/map-resource';
 import { carePlanId } from '../../fhir/builders/pathway';
 import { FhirStore, openPglite } from '../../fhir/store';
-import { osloDate, osloStartOfDay } from '../../pathways/calendar';
+import { morningOf, sleepUntilDay } from '../support/time';
 import { DefinitionRegistry } from '../../pathways/registry';
 import { createTestEnvironment, type EmbeddedTestEnvironment } from '../../temporal/embedded/test-env';
 import { createForlopWorker } from '../../temporal/worker';
@@ -40,18 +40,13 @@ const stopWorker = async () => {
   worker = undefined;
 };
 const sleepUntil = async (date: string) => {
-  const target = osloStartOfDay(date) + 9 * 3_600_000;
-  const now = await env.currentTimeMs();
-  if (target > now) await env.sleep(target - now);
-  today = osloDate(await env.currentTimeMs());
+  today = await sleepUntilDay(env, date);
 };
 /** Lets the router pass on everything stored so far. */
-const route = async () => {
-  while ((await router.runOnce()) > 0);
-};
+const route = () => router.runUntilCaughtUp();
 
 beforeAll(async () => {
-  env = await createTestEnvironment({ startTime: osloStartOfDay('2026-11-03') + 9 * 3_600_000 });
+  env = await createTestEnvironment({ startTime: morningOf('2026-11-03') });
   store = await FhirStore.open(await openPglite());
   router = new EventRouter({ store, client: env.client, taskQueue, plans: registry, today: () => today });
   await startWorker();

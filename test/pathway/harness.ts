@@ -12,7 +12,8 @@ import type { DataConverter } from '@temporalio/common';
 import type { Communication, CarePlan, Encounter, Resource } from '@medplum/fhirtypes';
 import { createPathwayActivities } from '../../activities/pathway-effects';
 import { FhirStore, openPglite } from '../../fhir/store';
-import { osloDate, osloStartOfDay, type IsoDate } from '../../pathways/calendar';
+import { osloDate, type IsoDate } from '../../pathways/calendar';
+import { morningOf, sleepUntilDay } from '../support/time';
 import { DefinitionRegistry } from '../../pathways/registry';
 import { createTestEnvironment, type EmbeddedTestEnvironment } from '../../temporal/embedded/test-env';
 import { createForlopWorker } from '../../temporal/worker';
@@ -44,7 +45,7 @@ export interface PathwayHarness {
 }
 
 export async function startFamily(options: { definition: string; enrolment: IsoDate; dueDate?: IsoDate; birth?: IsoDate; historyLimit?: number; dataConverter?: DataConverter }): Promise<PathwayHarness> {
-  const env = await createTestEnvironment({ startTime: osloStartOfDay(options.enrolment) + 9 * 3_600_000, ...(options.dataConverter ? { client: { dataConverter: options.dataConverter } } : {}) });
+  const env = await createTestEnvironment({ startTime: morningOf(options.enrolment), ...(options.dataConverter ? { client: { dataConverter: options.dataConverter } } : {}) });
   const store = await FhirStore.open(await openPglite());
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
@@ -78,9 +79,7 @@ export async function startFamily(options: { definition: string; enrolment: IsoD
     handle,
     today: async () => osloDate(await env.currentTimeMs()),
     async sleepUntil(date) {
-      const target = osloStartOfDay(date) + 9 * 3_600_000;
-      const now = await env.currentTimeMs();
-      if (target > now) await env.sleep(target - now);
+      await sleepUntilDay(env, date);
     },
     carePlan: () => store.read<CarePlan>('CarePlan', carePlanId(familyId)),
     encounters: () => search<Encounter>('Encounter', { subject: 'Patient/mother-1' }).then(async (m) => [...m, ...(await search<Encounter>('Encounter', { subject: 'Patient/child-1' }))]),

@@ -19,7 +19,7 @@ import { DUE_DATE_EXTENSION, INSTRUMENT_ITEM_SYSTEM, PATHWAY_TYPE_SYSTEM } from 
 import { EventRouter } from '../../events/router';
 import { SYSTEMS } from '../../fhir/norwegian-identifiers';
 import { FhirStore, openPglite } from '../../fhir/store';
-import { osloDate, osloStartOfDay } from '../../pathways/calendar';
+import { morningOf, sleepUntilDay } from '../support/time';
 import { DefinitionRegistry } from '../../pathways/registry';
 import { createDataConverter } from '../../temporal/codec';
 import { createTestEnvironment } from '../../temporal/embedded/test-env';
@@ -34,7 +34,7 @@ const BABY = { fnr: '41019000077', given: 'Sunniva' };
 
 it('leaves no fødselsnummer or name in workflow histories, ids, search attributes or logs', async () => {
   const dataConverter = createDataConverter({ keys: { k1: randomBytes(32).toString('base64') }, currentKeyId: 'k1' });
-  const env = await createTestEnvironment({ startTime: osloStartOfDay('2026-11-03') + 9 * 3_600_000, client: { dataConverter } });
+  const env = await createTestEnvironment({ startTime: morningOf('2026-11-03'), client: { dataConverter } });
   const store = await FhirStore.open(await openPglite());
   const lines: string[] = [];
   const log = createLogger({ level: 'debug', destination: new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }) });
@@ -43,14 +43,9 @@ it('leaves no fødselsnummer or name in workflow histories, ids, search attribut
   const router = new EventRouter({ store, client: env.client, taskQueue: 'pii', plans: registry, today: () => today, log: (msg, fields) => log.info(fields ?? {}, msg) });
   const worker = await createForlopWorker({ connection: env.nativeConnection, taskQueue: 'pii', activities: createPathwayActivities({ fhir: store, plans: registry }), dataConverter });
   const sleepUntil = async (date: string) => {
-    const target = osloStartOfDay(date) + 9 * 3_600_000;
-    const now = await env.currentTimeMs();
-    if (target > now) await env.sleep(target - now);
-    today = osloDate(await env.currentTimeMs());
+    today = await sleepUntilDay(env, date);
   };
-  const route = async () => {
-    while ((await router.runOnce()) > 0);
-  };
+  const route = () => router.runUntilCaughtUp();
   try {
     await worker.runUntil(async () => {
       const mother = await store.create<Patient>({ resourceType: 'Patient', identifier: [{ system: SYSTEMS.fnr, value: MOTHER.fnr }], name: [{ given: [MOTHER.given], family: MOTHER.family }], managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } });
