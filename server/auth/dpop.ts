@@ -112,7 +112,7 @@ export async function verifyDpopProof(request: DpopRequest, options: DpopOptions
   try {
     const imported = await (options.keyCache ?? uncached).get(jwk!, header.alg!);
     jkt = imported.jkt;
-    claims = verifyCompactJws(proof, imported.key, header.alg!);
+    claims = await verifyCompactJws(proof, imported.key, header.alg!);
   } catch (error) {
     if (error instanceof JwsSignatureError && error.message === 'The signature does not verify.') {
       return fail('The DPoP proof signature does not verify with its jwk.');
