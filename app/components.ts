@@ -68,8 +68,11 @@ export async function httpServer(running: Running, store: FhirStore): Promise<vo
     log.info({ issuer: idp.issuer, clients: Object.keys(idp.clients) }, 'development OIDC provider running (demo clients; never use in production)');
   }
   if (config.auth.kind === 'disabled') log.warn('AUTHENTICATION IS DISABLED (FORLOP_AUTH=disabled): every API call is anonymous. Never run like this with real data.');
+  const temporal = await connectClient(config.temporal, createDataConverter(payloadKeys(config)));
+  stops.push(() => temporal.connection.close());
   const app = await buildHttpApp({
     store,
+    temporal,
     publicUrl: config.http.publicUrl,
     auth: config.auth.kind === 'disabled' ? undefined : { ...config.auth, issuer: issuer!, organisations },
     onAuditWriteError: (error) => log.error({ err: error }, 'an AuditEvent could not be written'),
@@ -77,7 +80,7 @@ export async function httpServer(running: Running, store: FhirStore): Promise<vo
   const server: Server = app.listen(config.http.port, config.http.host);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  log.info({ url: `${config.http.publicUrl}/fhir` }, 'FHIR API listening');
+  log.info({ url: `${config.http.publicUrl}/fhir`, coordinatorApi: `${config.http.publicUrl}/api` }, 'FHIR API and coordinator API listening');
 }
 
 /** The external FHIR server the workflows write to, authenticated as HelseID expects (private_key_jwt, DPoP). */
@@ -111,7 +114,7 @@ export async function pathwayWorker({ config, log, stops }: Running, store: Fhir
 /** The event router: FHIR writes drive the workflows. */
 export async function eventRouter({ config, log, stops }: Running, store: FhirStore): Promise<void> {
   const client = await connectClient(config.temporal, createDataConverter(payloadKeys(config)));
-  const router = new EventRouter({ store, client, taskQueue: config.temporal.taskQueue, plans: DefinitionRegistry.builtIn(), log: (msg, fields) => log.info(fields ?? {}, msg) });
+  const router = new EventRouter({ store, client, taskQueue: config.temporal.taskQueue, plans: DefinitionRegistry.builtIn(), services: config.services, log: (msg, fields) => log.info(fields ?? {}, msg) });
   router.start();
   stops.push(async () => {
     await router.stop();

@@ -63,8 +63,28 @@ export interface Config {
   payloadKeys?: PayloadKeySettings;
   /** An external FHIR server the workflows read and write instead of Forløp's own store. */
   externalFhir?: ExternalFhirSettings;
+  /** The organisation delivering each service of the definitions (service id -> Organization/...), for handoff Tasks' owners. */
+  services: Record<string, string>;
   logLevel: string;
 }
+
+/**
+ * Development defaults for FORLOP_SERVICE_ORGANISATIONS: the dev IdP's
+ * demo organisations (app/dev-idp.ts), so handoffs in `npm start` go to an
+ * organisation a demo client acts for.
+ */
+export const DEV_SERVICE_ORGANISATIONS: Record<string, string> = {
+  jordmor: 'Organization/sarpsborg-helsestasjon',
+  helsestasjon: 'Organization/sarpsborg-helsestasjon',
+  kommunepsykolog: 'Organization/sarpsborg-kommune',
+  'koordinerende-enhet': 'Organization/sarpsborg-kommune',
+  'sarpsborg-team': 'Organization/sarpsborg-kommune',
+  familieambulatorium: 'Organization/ostfold-familieambulatorium',
+  dps: 'Organization/sykehuset-ostfold-dps',
+  tsb: 'Organization/sykehuset-ostfold',
+  bup: 'Organization/sykehuset-ostfold',
+  fodeavdeling: 'Organization/sykehuset-ostfold',
+};
 
 export interface ExternalFhirSettings {
   baseUrl: string;
@@ -184,6 +204,8 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     };
   }
 
+  const services = parseServices(str(env.FORLOP_SERVICE_ORGANISATIONS), problems) ?? (mode === 'development' ? { ...DEV_SERVICE_ORGANISATIONS } : {});
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     mode,
@@ -194,8 +216,24 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     auth,
     payloadKeys,
     ...(externalFhir ? { externalFhir } : {}),
+    services,
     logLevel: options.logLevel ?? str(env.FORLOP_LOG_LEVEL) ?? 'info',
   };
+}
+
+/** `FORLOP_SERVICE_ORGANISATIONS=dps=Organization/so-dps,helsestasjon=Organization/hs,...` */
+function parseServices(raw: string | undefined, problems: string[]): Record<string, string> | undefined {
+  if (!raw) return undefined;
+  const services: Record<string, string> = {};
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([a-z0-9][a-z0-9-]*)=(Organization\/[A-Za-z0-9\-.]{1,64})$/.exec(part);
+    if (!m) {
+      problems.push(`FORLOP_SERVICE_ORGANISATIONS: each entry is <service id>=Organization/<id> (e.g. dps=Organization/sykehuset-ostfold); '${part}' is not`);
+      continue;
+    }
+    services[m[1]] = m[2];
+  }
+  return services;
 }
 
 /** `FORLOP_PAYLOAD_KEYS=2026a:BASE64,2025b:BASE64`; the first (or FORLOP_PAYLOAD_KEY_ID) encrypts, all decrypt. */

@@ -36,6 +36,7 @@ export const DEV_ORGANISATIONS = {
   '910000047': 'Organization/fredrikstad-kommune',
   '910000055': 'Organization/fredrikstad-helsestasjon',
   '910000063': 'Organization/sykehuset-ostfold',
+  '910000071': 'Organization/sykehuset-ostfold-dps',
 } as const satisfies Record<string, `Organization/${string}`>;
 
 interface DemoClientSpec {
@@ -62,6 +63,14 @@ const DEMO_CLIENTS: DemoClientSpec[] = [
     description: 'Familieambulatoriet, Sykehuset Østfold',
     orgnrParent: '910000063',
     orgnrChild: '910000039',
+    role: 'system',
+    allowedScopes: ['system/*.cruds'],
+  },
+  {
+    clientId: 'dps',
+    description: 'DPS (psykisk helsevern for voksne), Sykehuset Østfold',
+    orgnrParent: '910000063',
+    orgnrChild: '910000071',
     role: 'system',
     allowedScopes: ['system/*.cruds'],
   },

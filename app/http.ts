@@ -1,16 +1,19 @@
 /**
- * The HTTP server's composition: the FHIR API behind the audit trail,
- * authentication (bearer or DPoP tokens from the configured issuer) and
- * scope checks. Used by `forlop start` and by the end-to-end tests, so both
+ * The HTTP server's composition: the FHIR API and the coordinator API
+ * behind the audit trail, authentication (bearer or DPoP tokens from the
+ * configured issuer) and scope checks. Used by `forlop start` and by the end-to-end tests, so both
  * run the same stack.
  */
 import type express from 'express';
+import type { Client } from '@temporalio/client';
 import type { FhirStore } from '../fhir/store';
 import { createApp } from '../server/app';
 import { auditTrail } from '../server/audit';
 import { authenticate, resolveAuthenticateOptions } from '../server/auth';
 import { fhirScopes } from '../server/fhir-authorization';
 import { readFilter, writeCheck } from '../server/fhir-access';
+import { coordinatorApi } from '../server/coordinator/api';
+import { temporalFamilyReader } from './coordinator-reader';
 import type { AuthSettings } from './config';
 
 export interface HttpStackOptions {
@@ -19,6 +22,10 @@ export interface HttpStackOptions {
   /** undefined: authentication disabled (only with the explicit flag; see config). */
   auth?: Pick<AuthSettings, 'audience' | 'jwksUri' | 'requireDpop'> & { issuer: string; organisations: Record<string, string> };
   onAuditWriteError?: (error: unknown) => void;
+  /** A Temporal client for the coordinator API's workflow queries; without it there is no /api. */
+  temporal?: Client;
+  /** Today in Oslo for the coordinator API's "days left"; default the clock (tests on a time-skipping server pass its day). */
+  today?: () => string;
 }
 
 export async function buildHttpApp(options: HttpStackOptions): Promise<express.Express> {
@@ -29,12 +36,14 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
   if (options.auth) {
     fhirMiddleware.push(authenticate(await resolveAuthenticateOptions(options.auth, { organisations: options.auth.organisations, publicBaseUrl: options.publicUrl })));
   }
+  const visibility = options.auth ? readFilter(store, options.auth.organisations) : undefined;
   return createApp({
     store,
     publicUrl: options.publicUrl,
     fhirMiddleware,
     authorize: options.auth ? [fhirScopes()] : [],
-    visibility: options.auth ? readFilter(store, options.auth.organisations) : undefined,
+    visibility,
     writeAccess: options.auth ? writeCheck(store, options.auth.organisations) : undefined,
+    coordinatorApi: options.temporal ? coordinatorApi({ store, families: temporalFamilyReader(options.temporal), visibility, today: options.today }) : undefined,
   });
 }

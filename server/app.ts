@@ -1,12 +1,12 @@
 /**
- * The Express app: the FHIR API under /fhir (and, as they land, the
- * coordinator API and the dashboard). Built by a factory with no side
+ * The Express app: the FHIR API under /fhir and the coordinator API under
+ * /api, both behind the same audit and authentication middleware. Built by a factory with no side
  * effects at import; authentication, authorisation and audit middleware are
  * passed in and mounted before the routes.
  */
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { capabilityStatement, handle, type FhirRequest } from '../fhir/rest/handlers';
-import { badRequest, OperationOutcomeError, serverError, statusOf, tooLarge, unsupportedMediaType } from '../fhir/outcome';
+import { badRequest, notFound, OperationOutcomeError, serverError, statusOf, tooLarge, unsupportedMediaType } from '../fhir/outcome';
 import type { FhirStore } from '../fhir/store';
 import type { Resource } from '@medplum/fhirtypes';
 
@@ -24,6 +24,8 @@ export interface AppOptions {
   writeAccess?: (req: express.Request) => ((change: { before?: Resource; after?: Resource }) => Promise<void>) | undefined;
   /** Largest accepted request body; default 1 MB. */
   bodyLimit?: string;
+  /** The coordinator API (server/coordinator), mounted at /api behind fhirMiddleware. */
+  coordinatorApi?: express.Router;
 }
 
 const FHIR_JSON = 'application/fhir+json';
@@ -79,5 +81,13 @@ export function createApp(options: AppOptions): express.Express {
   };
   router.use(onError);
   app.use('/fhir', router);
+  if (options.coordinatorApi) {
+    const api = express.Router();
+    for (const mw of options.fhirMiddleware ?? []) api.use(mw);
+    api.use(options.coordinatorApi);
+    api.use((req, _res, next) => next(new OperationOutcomeError(notFound(`No coordinator API route ${req.method} ${req.path}`), 404)));
+    api.use(onError);
+    app.use('/api', api);
+  }
   return app;
 }

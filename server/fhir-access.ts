@@ -10,7 +10,7 @@
 import type { Request } from 'express';
 import type { Resource } from '@medplum/fhirtypes';
 import type { FhirStore } from '../fhir/store';
-import { familyMembers, familyParticipants, filterAccessible, organisationAccess, organisationWriteAccess, type AccessContext } from './auth';
+import { FAMILY_MEMBERSHIP_TYPES, familyMembers, familyParticipants, filterAccessible, organisationAccess, organisationWriteAccess, type AccessContext } from './auth';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome';
 
 const FAMILY_TYPES: [string, string][] = [
@@ -59,8 +59,13 @@ export function writeCheck(store: FhirStore, organisationsByOrgnr: Record<string
       if (!decision.allowed) throw new OperationOutcomeError(forbidden(decision.reason), 403);
       // A client cannot join a family by writing itself into it: a family that
       // already has organisations must already count the caller among them.
+      // Except where it already takes part: the owner of a handoff Task moves
+      // it (received, accepted...) without being a member of the family, as
+      // long as the resource stays about the same family and is not one that
+      // makes its organisations members (FAMILY_MEMBERSHIP_TYPES).
+      const already = new Set(change.before && !FAMILY_MEMBERSHIP_TYPES.has(change.before.resourceType) ? familyMembers(change.before as never) : []);
       for (const member of change.after ? familyMembers(change.after as never) : []) {
-        if ((families.get(member)?.size ?? 0) === 0) continue;
+        if ((families.get(member)?.size ?? 0) === 0 || already.has(member)) continue;
         const family = organisationAccess(auth, { resourceType: 'Patient', id: member.split('/')[1] } as never, context);
         if (!family.allowed) throw new OperationOutcomeError(forbidden(`Organisation ${auth.organisation.orgnr} takes no part in this family and cannot add to it; the family's organisations must hand it over (a Task) first.`), 403);
       }
