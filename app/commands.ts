@@ -28,6 +28,10 @@ export const commands: Record<string, { summary: string; load: () => Command }> 
     summary: 'pathway definition tools: validate <file...>, export <file|name>, schema, list',
     load: () => (require('./pathway-command') as typeof import('./pathway-command')).pathwayCommand,
   },
+  demo: {
+    summary: 'watch Forløp work in a minute: two families, a referral there and back, an escalation, on a clock that skips ahead',
+    load: () => (require('./demo-command') as typeof import('./demo-command')).demoCommand,
+  },
   bench: {
     summary: 'run the benchmarks and print figures (forlop bench [suite])',
     load: () => (require('./bench-command') as typeof import('./bench-command')).benchCommand,

@@ -12,6 +12,8 @@ import { importJWK, type CryptoKey, type JWK } from 'jose';
 import { createPathwayActivities } from '../activities/pathway-effects';
 import { EventRouter } from '../events/router';
 import { RemoteFhirRepository } from '../fhir/client/remote-repository';
+import { createSubscriptionActivities } from '../subscriptions/delivery-activities';
+import { SubscriptionNotifier } from '../subscriptions/notifier';
 import { FhirStore, openPglite, openPostgres } from '../fhir/store';
 import { DefinitionRegistry } from '../pathways/registry';
 import { createDataConverter, type PayloadEncryptionConfig } from '../temporal/codec';
@@ -98,7 +100,10 @@ export async function pathwayWorker({ config, log, stops }: Running, store: Fhir
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    activities: createPathwayActivities({ fhir: config.externalFhir ? await remoteFhir(config.externalFhir) : store, plans: registry }),
+    activities: {
+      ...createPathwayActivities({ fhir: config.externalFhir ? await remoteFhir(config.externalFhir) : store, plans: registry }),
+      ...createSubscriptionActivities({ store }),
+    },
     dataConverter: createDataConverter(payloadKeys(config)),
   });
   const running = worker.run();
@@ -111,16 +116,18 @@ export async function pathwayWorker({ config, log, stops }: Running, store: Fhir
   log.info({ taskQueue: config.temporal.taskQueue, definitions: registry.canonicals() }, 'pathway worker running');
 }
 
-/** The event router: FHIR writes drive the workflows. */
+/** The event router (FHIR writes drive the workflows) and the subscription notifier (FHIR writes reach subscribers). */
 export async function eventRouter({ config, log, stops }: Running, store: FhirStore): Promise<void> {
   const client = await connectClient(config.temporal, createDataConverter(payloadKeys(config)));
   const router = new EventRouter({ store, client, taskQueue: config.temporal.taskQueue, plans: DefinitionRegistry.builtIn(), services: config.services, log: (msg, fields) => log.info(fields ?? {}, msg) });
+  const notifier = new SubscriptionNotifier({ store, client, taskQueue: config.temporal.taskQueue, log: (msg, fields) => log.info(fields ?? {}, msg) });
   router.start();
+  notifier.start();
   stops.push(async () => {
-    await router.stop();
+    await Promise.all([router.stop(), notifier.stop()]);
     await client.connection.close();
   });
-  log.info('event router following the FHIR change feed');
+  log.info('event router and subscription notifier following the FHIR change feed');
 }
 
 /** Stops everything in reverse order; every component is stopped even if one fails. */

@@ -17,5 +17,7 @@ export const suites: Record<string, BenchSuite> = {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   cohort: { summary: 'N families (default 1,000) through the whole pathway with time skipping: wall time, families/s, peak memory', load: () => require('./cohort') },
   // eslint-disable-next-line @typescript-eslint/no-require-imports
+  handoffs: { summary: 'handoff reaction time (Task write -> workflow state) p50/p95; 1,000 concurrent FHIR writes: events/s, lost, duplicated', load: () => require('./handoffs') },
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   'auth-audit': { summary: 'requests/s with and without authentication (Bearer, DPoP) and audit', load: () => require('./auth-audit') },
 };

@@ -17,6 +17,7 @@ import type { Plan } from '../pathways/plan';
 import type { FamilyPathwayInput } from '../workflows/family-pathway';
 import { EVENT_SIGNALS, FAMILY_PATHWAY_WORKFLOW, familyWorkflowId, handoffWorkflowId, taskStatusSignal } from '../workflows/messages';
 import type { PathwayEvent } from '../workflows/pathway-events';
+import { FeedLoop } from './feed-loop';
 import { PATHWAY_TYPE_SYSTEM, routeResource, screeningEvent, type Enrolment, type FamilyContext } from './map-resource';
 
 export interface EventRouterOptions {
@@ -38,8 +39,8 @@ export const familyIdOf = (episodeId: string) => stableId('forlop-family', 'Epis
 
 export class EventRouter {
   private readonly reader: string;
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
+  private loop?: FeedLoop;
+  private unsubscribe?: () => void;
   private stopped = false;
 
   constructor(private readonly options: EventRouterOptions) {
@@ -74,21 +75,19 @@ export class EventRouter {
     while (!this.stopped && (await this.runOnce()) > 0);
   }
 
-  /** Polls the change feed until stop(). */
+  /** Follows the change feed until stop(): polls, and wakes at once on writes in this process. */
   start(intervalMs = 250): void {
-    const tick = async () => {
-      if (this.stopped) return;
-      this.running = this.runUntilCaughtUp().catch((error: unknown) => this.options.log?.('event router error', { error: (error as Error).message }));
-      await this.running;
-      if (!this.stopped) this.timer = setTimeout(tick, intervalMs);
-    };
-    void tick();
+    this.loop = new FeedLoop(() => this.runUntilCaughtUp(), (error) => this.options.log?.('event router error', { error: error.message }), intervalMs);
+    this.unsubscribe = this.options.store.onChange((type) => {
+      if (type !== 'AuditEvent') this.loop?.wake();
+    });
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    this.unsubscribe?.();
+    await this.loop?.stop();
   }
 
   private today(): string {

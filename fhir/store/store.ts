@@ -39,7 +39,25 @@ function versionOf(ifMatch: string): number {
 }
 
 export class FhirStore {
+  private readonly changeListeners = new Set<(resourceType: string) => void>();
+
   private constructor(private readonly db: Db) {}
+
+  /**
+   * Calls `listener` after each committed write made through this store
+   * object, with the resource type (a transaction: once per type), so the
+   * change feed's readers in this process need not wait for their next poll.
+   * Returns the unsubscribe function.
+   */
+  onChange(listener: (resourceType: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed<T>(resourceTypes: Iterable<string>, result: T): T {
+    for (const type of new Set(resourceTypes)) for (const listener of this.changeListeners) listener(type);
+    return result;
+  }
 
   static async open(db: Db): Promise<FhirStore> {
     await migrate(db);
@@ -52,7 +70,7 @@ export class FhirStore {
 
   async create<T extends Resource>(resource: T): Promise<T> {
     // One statement (writeVersion), so atomic without an explicit transaction.
-    return this.createIn(this.db, resource);
+    return this.changed([resource.resourceType], await this.createIn(this.db, resource));
   }
 
   async read<T extends Resource>(resourceType: string, id: string): Promise<T> {
@@ -70,11 +88,12 @@ export class FhirStore {
   }
 
   async update<T extends Resource>(resource: T, options: WriteOptions = {}): Promise<T> {
-    return this.db.transaction((tx) => this.updateIn(tx, resource, options));
+    return this.changed([resource.resourceType], await this.db.transaction((tx) => this.updateIn(tx, resource, options)));
   }
 
   async delete(resourceType: string, id: string, options: WriteOptions = {}): Promise<void> {
     await this.db.transaction((tx) => this.deleteIn(tx, resourceType, id, options));
+    this.changed([resourceType], undefined);
   }
 
   /** Versions of one resource, newest first (deletions included as entries without a resource). */
@@ -211,7 +230,8 @@ export class FhirStore {
       if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
       return value;
     };
-    return this.db.transaction(async (tx) => {
+    const types = entries.map((e) => e.resource?.resourceType ?? e.request!.url.split(/[/?]/)[0]);
+    const result = await this.db.transaction(async (tx) => {
       const responses: BundleEntry[] = [];
       // Creates are validated one by one and written together (one statement), before
       // any entry that reads or changes stored resources, and at the end.
@@ -253,8 +273,9 @@ export class FhirStore {
         }
       }
       await flush();
-      return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
+      return { resourceType: 'Bundle', type: 'transaction-response', entry: responses } as Bundle;
     });
+    return this.changed(types.filter((_, i) => entries[i].request?.method !== 'GET'), result);
   }
 
   /**

@@ -80,6 +80,11 @@ export function participatingOrganisations(resource: Json, context: Pick<AccessC
     }
   };
   collect(resource, resource);
+  if (participationRule(resource.resourceType as string)?.criteria && typeof resource.criteria === 'string') {
+    for (const value of new URLSearchParams(resource.criteria.split('?')[1] ?? '').values()) {
+      for (const part of value.split(',')) if (/^Organization\/[A-Za-z0-9\-.]{1,64}$/.test(part)) result.add(part);
+    }
+  }
   return result;
 }
 

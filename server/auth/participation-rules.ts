@@ -25,6 +25,8 @@ export interface ParticipationRule {
   shared?: true;
   /** Never written through the API (the server writes them itself). */
   readOnly?: true;
+  /** Organisations are the Organization references in `criteria` (a search URL). */
+  criteria?: true;
 }
 
 export const PARTICIPATION_RULES: Readonly<Record<string, ParticipationRule>> = {
@@ -46,6 +48,8 @@ export const PARTICIPATION_RULES: Readonly<Record<string, ParticipationRule>> = 
   Condition: { organisations: ['recorder', 'asserter'], family: 'subject' },
   Procedure: { organisations: ['performer.actor', 'performer.onBehalfOf'], family: 'subject' },
   Appointment: { organisations: ['participant.actor'] },
+  // Notifications a receiving system asked for (subscriptions/).
+  Subscription: { criteria: true },
   // Audit trail: an organisation sees the events where it acted or whose data was disclosed.
   AuditEvent: { organisations: ['agent.who', 'entity.what'], readOnly: true },
   // Shared directory and definitions.

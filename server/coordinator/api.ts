@@ -50,7 +50,7 @@ export interface HandoffSummary {
   handoff: string;
   status: HandoffState['status'];
   openedOn: string;
-  /** The day a decision is due, once the receiver has the referral. */
+  /** The day a decision is due, once the receiver has the referral; absent once decided. */
   deadline?: string;
   /** Days from today to the deadline (negative: overdue). */
   daysLeft?: number;
@@ -168,7 +168,8 @@ export function coordinatorApi(options: CoordinatorApiOptions): express.Router {
       handoff: h.handoff,
       status: progress?.status ?? h.status,
       openedOn: h.openedOn,
-      ...(deadline ? { deadline, daysLeft: daysBetween(on, deadline) } : {}),
+      // The deadline is for a decision: once accepted or rejected, it no longer runs.
+      ...(deadline && !progress?.decidedOn ? { deadline, daysLeft: daysBetween(on, deadline) } : {}),
       escalations: progress?.escalationsSent ?? 0,
     };
   }

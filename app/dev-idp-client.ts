@@ -1,0 +1,47 @@
+/**
+ * A client of the development OIDC provider (app/dev-idp.ts): tokens for its
+ * demo clients with private_key_jwt client credentials (openid-client),
+ * DPoP-bound when a key is given. Used by `forlop demo`, the tests and the
+ * benchmarks.
+ */
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
+import * as oidc from 'openid-client';
+import { DEV_API_RESOURCE, type DevIdp } from './dev-idp';
+
+export interface DpopKey {
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+  publicJwk: JWK;
+  jkt: string;
+}
+
+export async function newDpopKey(): Promise<DpopKey> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const publicJwk = await exportJWK(publicKey);
+  return { privateKey, publicKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk) };
+}
+
+/** Fetches a token for a demo client with private_key_jwt, DPoP-bound when a key is given. */
+export async function getToken(
+  idp: DevIdp,
+  clientName: string,
+  scope: string,
+  options: { dpop?: DpopKey; resource?: string } = {},
+): Promise<string> {
+  const client = idp.clients[clientName];
+  const config = await oidc.discovery(
+    new URL(idp.issuer),
+    client.clientId,
+    { token_endpoint_auth_method: 'private_key_jwt' },
+    oidc.PrivateKeyJwt({ key: client.privateKey, kid: client.privateJwk.kid }),
+    { execute: [oidc.allowInsecureRequests] },
+  );
+  const DPoP = options.dpop ? oidc.getDPoPHandle(config, { privateKey: options.dpop.privateKey, publicKey: options.dpop.publicKey }) : undefined;
+  try {
+    const tokens = await oidc.clientCredentialsGrant(config, { scope, resource: options.resource ?? DEV_API_RESOURCE }, { DPoP });
+    return tokens.access_token;
+  } catch (error) {
+    const { error: code, error_description: description } = error as { error?: string; error_description?: string };
+    throw new Error(`Token request for ${clientName} failed: ${code ?? ''} ${description ?? (error as Error).message}`, { cause: error });
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The whole stack in one process, as `forlop start` composes it, on a
+ * time-skipping clock: the
+ * embedded Temporal server (time skipping), the SDK worker with the pathway
+ * activities, the FHIR store on PGlite, the event router with the
+ * development service organisations, the dev IdP (oidc-provider) and the
+ * HTTP server (FHIR API + coordinator API, audit, authentication). Clients
+ * call it over HTTP with tokens from the IdP, as hospital and municipal
+ * systems do. For `forlop demo` and the end-to-end tests; months pass in
+ * seconds, so nothing here is for real data.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import type { Resource } from '@medplum/fhirtypes';
+import { createPathwayActivities } from '../activities/pathway-effects';
+import { EventRouter } from '../events/router';
+import { FhirStore, openPglite } from '../fhir/store';
+import { osloDate, osloStartOfDay, type IsoDate } from '../pathways/calendar';
+import { DefinitionRegistry } from '../pathways/registry';
+import { createSubscriptionActivities } from '../subscriptions/delivery-activities';
+import { SubscriptionNotifier } from '../subscriptions/notifier';
+import { createTestEnvironment, type EmbeddedTestEnvironment } from '../temporal/embedded/test-env';
+import { createForlopWorker } from '../temporal/worker';
+import { DEV_SERVICE_ORGANISATIONS } from './config';
+import { DEV_API_AUDIENCE, startDevIdp, type DevIdp } from './dev-idp';
+import { getToken } from './dev-idp-client';
+import { buildHttpApp } from './http';
+
+/** The time at which the stack acts on a day: mid-morning in Oslo. */
+export const morningOf = (date: IsoDate) => osloStartOfDay(date) + 9 * 3_600_000;
+
+/** Lets virtual time pass until mid-morning of `date`, every timer on the way firing; returns the day it is. */
+export async function sleepUntilDay(env: TestWorkflowEnvironment, date: IsoDate): Promise<IsoDate> {
+  const now = await env.currentTimeMs();
+  if (morningOf(date) > now) await env.sleep(morningOf(date) - now);
+  return osloDate(await env.currentTimeMs());
+}
+
+export interface InProcessStack {
+  env: EmbeddedTestEnvironment;
+  store: FhirStore;
+  idp: DevIdp;
+  url: string;
+  today(): string;
+  /** Lets the event router and the subscription notifier pass on everything stored so far. */
+  route(): Promise<void>;
+  sleepUntil(date: string): Promise<void>;
+  token(client: string, scope?: string): Promise<string>;
+  /** A call with a token; the body parsed as JSON (undefined for none). */
+  call<T = Resource>(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  close(): Promise<void>;
+}
+
+export interface InProcessStackOptions {
+  /** Real time instead of the time-skipping clock (the benchmarks): startDay is then today. */
+  realTime?: boolean;
+  /** Run the event router and the subscription notifier as `forlop start` does (polling, woken by writes) instead of only on route(). */
+  follow?: boolean;
+}
+
+export async function startInProcessStack(startDay: string, taskQueue: string, options: InProcessStackOptions = {}): Promise<InProcessStack> {
+  const registry = DefinitionRegistry.builtIn();
+  const env = await createTestEnvironment(options.realTime ? { timeSkipping: false } : { startTime: morningOf(startDay) });
+  const store = await FhirStore.open(await openPglite());
+  let today = startDay;
+  const worker: Worker = await createForlopWorker({
+    connection: env.nativeConnection,
+    taskQueue,
+    activities: { ...createPathwayActivities({ fhir: store, plans: registry }), ...createSubscriptionActivities({ store }) },
+  });
+  const running = worker.run();
+  const router = new EventRouter({ store, client: env.client, taskQueue, plans: registry, services: DEV_SERVICE_ORGANISATIONS, today: () => today });
+  const notifier = new SubscriptionNotifier({ store, client: env.client, taskQueue });
+  if (options.follow) {
+    router.start();
+    notifier.start();
+  }
+  const idp = await startDevIdp();
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const app = await buildHttpApp({
+    store,
+    publicUrl: url,
+    temporal: env.client,
+    today: () => today,
+    auth: { issuer: idp.issuer, audience: DEV_API_AUDIENCE, jwksUri: idp.jwksUri, requireDpop: false, organisations: idp.organisations },
+  });
+  server.on('request', app);
+  const tokens = new Map<string, string>();
+  return {
+    env,
+    store,
+    idp,
+    url,
+    today: () => today,
+    async route() {
+      await router.runUntilCaughtUp();
+      await notifier.runUntilCaughtUp();
+    },
+    async sleepUntil(date) {
+      today = await sleepUntilDay(env, date);
+    },
+    async token(client, scope = 'system/*.cruds') {
+      const key = `${client} ${scope}`;
+      if (!tokens.has(key)) tokens.set(key, await getToken(idp, client, scope));
+      return tokens.get(key)!;
+    },
+    async call(token, method, path, body) {
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/fhir+json' } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: (text ? JSON.parse(text) : undefined) as never };
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await router.stop();
+      await notifier.stop();
+      worker.shutdown();
+      await running;
+      await idp.stop();
+      await env.teardown();
+      await store.close();
+    },
+  };
+}
