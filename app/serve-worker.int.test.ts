@@ -32,7 +32,7 @@ const databaseUrl = process.env.FORLOP_TEST_STACK_DATABASE_URL;
   const serve = forlop(['serve'], env);
   try {
     await until(() => worker.output().includes('pathway worker running'), 'the worker');
-    await until(() => serve.output().includes('event router following'), 'the server');
+    await until(() => serve.output().includes('following the FHIR change feed'), 'the server');
     const api = `http://127.0.0.1:${httpPort}/fhir`;
     const headers = await helsestasjonHeaders(serve.output());
     const { motherId, episodeStatus } = await enrolThroughApi(api, headers);

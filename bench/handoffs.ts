@@ -79,7 +79,7 @@ export async function run(args: string[]): Promise<void> {
       const family = await enrol(stack, helsestasjon, today);
       await until(() => client.workflow.getHandle(familyWorkflowId(family.familyId)).query(pathwayStateQuery).catch(() => undefined), 30_000, 10);
       await stack.call(helsestasjon, 'POST', '/fhir/Observation', epds(family.patient, 16, today));
-      const task = await until(async () => (await stack.store.search('Task', { for: family.patient, owner: 'Organization/sykehuset-ostfold-dps' })).resources[0] as Task | undefined, 30_000, 10);
+      const task = await until(async () => (await stack.store.search('Task', { patient: family.patient, owner: 'Organization/sykehuset-ostfold-dps' })).resources[0] as Task | undefined, 30_000, 10);
       const handle = client.workflow.getHandle(handoffWorkflowId(family.familyId, task.identifier![0].value!.split('/').slice(1).join('/')));
       const answer = await stack.call(dps, 'PUT', `/fhir/Task/${task.id}`, { ...task, status: 'received', lastModified: today });
       if (answer.status !== 200) throw new Error(`Task update refused: HTTP ${answer.status}`);
