@@ -24,6 +24,7 @@ import type { Config, ExternalFhirSettings } from './config';
 import { DEV_ORGANISATIONS, startDevIdp } from './dev-idp';
 import { developmentPayloadKeys } from './dev-payload-key';
 import { buildHttpApp } from './http';
+import { openTemporalStorage } from './temporal-storage';
 
 export type Stop = () => Promise<void>;
 
@@ -35,9 +36,18 @@ export interface Running {
 
 export async function embeddedTemporal({ config, log, stops }: Running): Promise<void> {
   const [host, port] = config.temporal.address.split(':');
-  const temporal = await startEmbeddedTemporal({ host, port: Number(port), namespaces: [...new Set(['default', config.temporal.namespace])], log: (msg, fields) => log.info(fields ?? {}, msg) });
+  const settings = config.temporal;
+  const storage = settings.embeddedStorage === 'durable' ? await openTemporalStorage({ databaseUrl: config.database.url, dataDir: settings.embeddedDataDir }) : undefined;
+  const temporal = await startEmbeddedTemporal({
+    host,
+    port: Number(port),
+    namespaces: [...new Set(['default', settings.namespace])],
+    storage,
+    retentionMs: settings.embeddedRetentionMs,
+    log: (msg, fields) => log.info(fields ?? {}, msg),
+  });
   stops.push(() => temporal.stop());
-  log.info({ temporalAddress: temporal.address, namespace: config.temporal.namespace }, 'embedded Temporal server listening');
+  log.info({ temporalAddress: temporal.address, namespace: settings.namespace, storage: storage ? (config.database.url ? 'postgresql' : 'pglite') : 'memory' }, 'embedded Temporal server listening');
 }
 
 export async function fhirStore({ config, stops }: Running): Promise<FhirStore> {

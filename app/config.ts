@@ -23,6 +23,16 @@ export interface TemporalSettings {
   tls?: { clientCertPath?: string; clientKeyPath?: string; serverCaPath?: string; serverName?: string };
   /** Temporal Cloud style API key, sent as a bearer token. */
   apiKey?: string;
+  /**
+   * Where the embedded server keeps its state: 'durable' = PostgreSQL (the
+   * DATABASE_URL server, schema temporal; else PGlite in `dataDir`), or
+   * 'memory' (lost when the process stops). Ignored for an external frontend.
+   */
+  embeddedStorage: 'durable' | 'memory';
+  /** PGlite directory of the embedded server's state (beside the FHIR store's). */
+  embeddedDataDir: string;
+  /** Closed workflows are removed this long after they close (ms); 0 keeps them. */
+  embeddedRetentionMs: number;
 }
 
 export interface DatabaseSettings {
@@ -130,6 +140,15 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     }
     return n;
   };
+  const days = (name: string, value: string | undefined, fallback: number): number => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0) {
+      problems.push(`${name} must be a number of days (0 or more; 0 keeps closed workflows for ever), got '${value}'`);
+      return fallback;
+    }
+    return n;
+  };
   const oneOf = <T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T => {
     if (value === undefined) return fallback;
     if ((allowed as readonly string[]).includes(value)) return value as T;
@@ -150,6 +169,9 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     namespace: options.temporalNamespace ?? str(env.TEMPORAL_NAMESPACE) ?? 'default',
     taskQueue: options.taskQueue ?? str(env.FORLOP_TASK_QUEUE) ?? 'forlop',
     apiKey: str(env.TEMPORAL_API_KEY),
+    embeddedStorage: oneOf('FORLOP_TEMPORAL_STORAGE', str(env.FORLOP_TEMPORAL_STORAGE), ['durable', 'memory'] as const, 'durable'),
+    embeddedDataDir: path.join(dataDir, 'temporal'),
+    embeddedRetentionMs: days('FORLOP_TEMPORAL_RETENTION_DAYS', str(env.FORLOP_TEMPORAL_RETENTION_DAYS), 30) * 86_400_000,
   };
   const tls = {
     clientCertPath: str(env.TEMPORAL_TLS_CLIENT_CERT_PATH),

@@ -8,13 +8,16 @@
  *   <path> server start-dev --port N --namespace x  (createLocal)
  */
 import { startEmbeddedTemporal, type EmbeddedTemporalOptions, type SearchAttributeType } from '../temporal/embedded';
+import { openTemporalStorage } from './temporal-storage';
 
-export function parseTemporalArgs(argv: string[]): EmbeddedTemporalOptions & { port: number } {
+type TemporalArgs = EmbeddedTemporalOptions & { port: number; dataDir?: string; databaseUrl?: string };
+
+export function parseTemporalArgs(argv: string[]): TemporalArgs {
   const args = [...argv];
   // createTimeSkipping: `<port>` alone (extra args after it are ignored, as the Java test server does).
   if (args.length > 0 && /^\d+$/.test(args[0])) return { port: Number(args[0]), timeSkipping: true };
   if (args[0] === 'server' && args[1] === 'start-dev') args.splice(0, 2);
-  const options: EmbeddedTemporalOptions & { port: number } = { port: 7233, host: '127.0.0.1', namespaces: ['default'], timeSkipping: false, searchAttributes: {} };
+  const options: TemporalArgs = { port: 7233, host: '127.0.0.1', namespaces: ['default'], timeSkipping: false, searchAttributes: {} };
   const namespaces: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split(/=(.*)/s, 2);
@@ -39,6 +42,19 @@ export function parseTemporalArgs(argv: string[]): EmbeddedTemporalOptions & { p
       case '--time-skipping':
         options.timeSkipping = true;
         break;
+      // Durable state: PGlite in a directory, or a PostgreSQL server (schema temporal).
+      case '--data-dir':
+        options.dataDir = value();
+        break;
+      case '--database-url':
+        options.databaseUrl = value();
+        break;
+      case '--retention-days': {
+        const days = Number(value());
+        if (!Number.isFinite(days) || days < 0) throw new Error(`forlop temporal: --retention-days must be 0 or more, got '${args[i]}'`);
+        options.retentionMs = days * 86_400_000;
+        break;
+      }
       // Options of `temporal server start-dev` that mean nothing here.
       case '--headless':
         break;
@@ -53,7 +69,9 @@ export function parseTemporalArgs(argv: string[]): EmbeddedTemporalOptions & { p
         value();
         break;
       default:
-        throw new Error(`forlop temporal: unknown option '${args[i]}'. Options: --port N, --ip ADDR, --namespace NAME (repeatable), --search-attribute NAME=Type, --time-skipping`);
+        throw new Error(
+          `forlop temporal: unknown option '${args[i]}'. Options: --port N, --ip ADDR, --namespace NAME (repeatable), --search-attribute NAME=Type, --time-skipping, --data-dir DIR | --database-url postgres://..., --retention-days N`,
+        );
     }
   }
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) throw new Error(`forlop temporal: --port must be a port number, got '${options.port}'`);
@@ -69,8 +87,14 @@ export async function temporalCommand(argv: string[]): Promise<number> {
     console.error((error as Error).message);
     return 2;
   }
-  const server = await startEmbeddedTemporal(options);
-  console.log(`Forløp embedded Temporal server listening on ${server.address} (namespaces: ${options.namespaces?.join(', ') ?? 'default'}${options.timeSkipping ? ', time skipping' : ''})`);
+  const durable = options.dataDir || options.databaseUrl;
+  const started = Date.now();
+  const storage = durable ? await openTemporalStorage({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? '' }) : undefined;
+  const server = await startEmbeddedTemporal({ ...options, storage, log: (msg, fields) => console.log(`${msg} ${JSON.stringify(fields ?? {})}`) });
+  const where = options.databaseUrl ? 'state in PostgreSQL' : options.dataDir ? `state in ${options.dataDir}` : 'state in memory';
+  console.log(
+    `Forløp embedded Temporal server listening on ${server.address} (namespaces: ${options.namespaces?.join(', ') ?? 'default'}${options.timeSkipping ? ', time skipping' : ''}; ${where}; ready in ${Date.now() - started} ms)`,
+  );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

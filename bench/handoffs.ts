@@ -86,6 +86,7 @@ export async function run(args: string[]): Promise<void> {
       const accepted = performance.now();
       await until(async () => (await handle.query(handoffQuery)).status === 'received');
       latencies.push(performance.now() - accepted);
+      if (process.env.BENCH_DEBUG) console.error(`referral ${i + 1}: ${(performance.now() - accepted).toFixed(0)} ms`);
     }
     latencies.sort((a, b) => a - b);
     console.log(`handoff reaction (Task write accepted -> handoff workflow state), ${handoffs} referrals one at a time:`);

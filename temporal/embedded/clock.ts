@@ -41,6 +41,11 @@ export class VirtualClock {
     return Date.now() + this.skew;
   }
 
+  /** How far virtual time is ahead of real time (time skipping, a start time in the past or future). */
+  get skewMs(): number {
+    return this.skew;
+  }
+
   /** Runs `fire` at virtual time `at` (ms since epoch); returns an id for cancel. */
   schedule(at: number, fire: () => void): number {
     const entry = { id: this.nextId++, at, fire };

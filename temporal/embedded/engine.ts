@@ -15,13 +15,14 @@ import { alreadyExists, AlreadyStarted, invalidArgument, notFound, RpcError } fr
 
 export { AlreadyStarted } from './errors';
 import type { ActivityState, Execution, NamespaceRecord, UpdateState } from './model';
+import type { Snapshot } from './storage';
 import { duration, durationMs, enums, packAny, timestamp, unpackAny, type Msg } from './proto';
 import { retryDelay, withRetryDefaults } from './retry-policy';
 import { parseToken, token } from './task-token';
 import * as queryTasks from './queries';
 import type { PendingQuery } from './queries';
 import { TaskQueues } from './task-queues';
-import { applyParentClosePolicies, cancelExternal, notifyParent, signalExternal, startChild } from './children';
+import { applyParentClosePolicies, cancelExternal, launchChild, notifyParent, signalExternal, startChild } from './children';
 import { status as grpcStatus } from '@grpc/grpc-js';
 
 const ET = enums.EventType;
@@ -62,6 +63,8 @@ export class Engine {
   readonly queries = new Map<string, PendingQuery>();
   /** Executions changed since the last commit. */
   readonly dirty = new Set<string>();
+  /** Namespaces or search attribute types changed since the last commit. */
+  metaDirty = true;
   private readonly running = new Set<string>();
   private readonly changeWaiters = new Map<string, Set<() => void>>();
   private readonly clockIds = new Map<string, number>();
@@ -79,6 +82,7 @@ export class Engine {
     if (this.namespaces.has(name)) throw alreadyExists(`namespace ${name} already exists`);
     const record = { name, id: randomUUID(), description, retentionMs };
     this.namespaces.set(name, record);
+    this.metaDirty = true;
     return record;
   }
 
@@ -86,6 +90,77 @@ export class Engine {
     const ns = this.namespaces.get(name || 'default');
     if (!ns) throw notFound(`namespace ${name} not found; register it first (RegisterNamespace or --namespace)`);
     return ns;
+  }
+
+  // ---------------------------------------------------------------- restore and retention
+
+  /**
+   * Takes over the state a durable storage kept: executions, namespaces,
+   * search attributes, the clock's skew. Rebuilds what lives only in memory
+   * (run lists, task queues, clock entries) from the records: scheduled tasks
+   * are queued again; a task that was with a worker is handed out again
+   * after its timeout unless that worker completes it first; timers that came
+   * due while the server was down fire now, once.
+   */
+  restore(snapshot: Snapshot): void {
+    for (const ns of snapshot.namespaces) this.namespaces.set(ns.name, ns);
+    for (const [name, type] of Object.entries(snapshot.searchAttributes)) this.searchAttributeTypes.set(name, type);
+    if (snapshot.clockSkewMs > 0) this.clock.advanceTo(Date.now() + snapshot.clockSkewMs);
+    for (const exec of snapshot.executions) {
+      this.executions.set(exec.key, exec);
+      const runsKey = `${exec.namespace}/${exec.workflowId}`;
+      const runs = this.runs.get(runsKey);
+      if (runs) runs.push(exec.runId);
+      else this.runs.set(runsKey, [exec.runId]);
+      this.taskSeq = Math.max(this.taskSeq, exec.wft.seq + 1, ...Object.values(exec.activities).map((a) => a.seq + 1));
+    }
+    for (const exec of snapshot.executions) if (exec.status === WS.WORKFLOW_EXECUTION_STATUS_RUNNING) this.rearm(exec);
+    // Namespaces named at this start that the storage did not have yet are stored with the first commit.
+    this.metaDirty = true;
+  }
+
+  private rearm(exec: Execution): void {
+    this.running.add(exec.key);
+    if (exec.runTimeoutMs > 0) this.schedule(`run-timeout/${exec.key}`, exec.startTime + exec.runTimeoutMs, () => this.timeOutWorkflow(exec));
+    if (exec.executionExpiresAt > 0) this.schedule(`execution-timeout/${exec.key}`, exec.executionExpiresAt, () => this.timeOutWorkflow(exec));
+    for (const timerId of Object.keys(exec.timers)) this.armTimer(exec, timerId);
+    if (exec.wft.state === 2) this.armWorkflowTaskTimeout(exec);
+    else if (exec.wft.state === 1) this.dispatchWorkflowTask(exec);
+    else if (exec.wft.scheduledEventId <= 0) this.kickOff(exec); // never scheduled (start delay) or a retry pending
+    for (const activity of Object.values(exec.activities)) {
+      this.armScheduleToClose(exec, activity);
+      if (activity.state === 'scheduled') this.dispatchActivity(exec, activity);
+      else if (activity.state === 'backoff') this.armActivityRetry(exec, activity);
+      else {
+        this.armActivityAttempt(exec, activity);
+        this.armHeartbeat(exec, activity);
+      }
+    }
+    // A child whose start was initiated but not yet made when the server stopped.
+    for (const child of Object.values(exec.children)) {
+      if (child.runId) continue;
+      const initiated = exec.history[child.initiatedEventId - 1]?.startChildWorkflowExecutionInitiatedEventAttributes;
+      if (initiated) queueMicrotask(() => launchChild(this, exec, child.initiatedEventId, initiated, child.namespace));
+    }
+  }
+
+  /** Closed executions whose retention has passed: removed from memory; the caller removes them from storage. */
+  expired(now = this.clock.now(), retentionMs?: number): Execution[] {
+    const gone: Execution[] = [];
+    for (const exec of this.executions.values()) {
+      if (exec.status === WS.WORKFLOW_EXECUTION_STATUS_RUNNING || exec.closeTime === undefined) continue;
+      const keep = retentionMs ?? this.namespaces.get(exec.namespace)?.retentionMs ?? 0;
+      if (keep > 0 && exec.closeTime + keep <= now) gone.push(exec);
+    }
+    for (const exec of gone) {
+      this.executions.delete(exec.key);
+      this.dirty.delete(exec.key);
+      const runsKey = `${exec.namespace}/${exec.workflowId}`;
+      const runs = (this.runs.get(runsKey) ?? []).filter((id) => id !== exec.runId);
+      if (runs.length > 0) this.runs.set(runsKey, runs);
+      else this.runs.delete(runsKey);
+    }
+    return gone;
   }
 
   // ---------------------------------------------------------------- lookup
@@ -146,6 +221,8 @@ export class Engine {
       this.clock.schedule(at, () => {
         this.clockIds.delete(name);
         fire();
+        // Work done by the clock (a timer fired, a task timed out) is stored without waiting for an RPC.
+        if (this.dirty.size > 0) this.commitSoon();
       }),
     );
   }
@@ -364,6 +441,21 @@ export class Engine {
     }
   }
 
+  /** A worker that shut down: executions sticky to its queue fall back to their normal queue. */
+  dropStickyQueue(namespace: string, queue: string): void {
+    for (const key of this.running) {
+      const exec = this.executions.get(key)!;
+      if (exec.namespace !== namespace || exec.stickyQueue !== queue) continue;
+      exec.stickyQueue = undefined;
+      if (exec.wft.state === 1 && exec.wft.sticky) {
+        this.cancelScheduled(`sticky/${exec.key}`);
+        exec.wft = { ...exec.wft, queue: exec.taskQueue, sticky: false, seq: this.taskSeq++ };
+        this.dispatchWorkflowTask(exec);
+      }
+      this.touch(exec);
+    }
+  }
+
   /** Claims a queued workflow task for a poll: writes WorkflowTaskStarted and builds the response. */
   claimWorkflowTask(ref: WorkflowTaskRef, identity: string): Msg | undefined {
     if (ref.kind === 'query') return queryTasks.claimQueryTask(this, ref.id);
@@ -377,7 +469,7 @@ export class Engine {
     });
     const now = this.clock.now();
     exec.wft = { ...exec.wft, state: 2, startedEventId: started.eventId, startedAt: now, seq: this.taskSeq++ };
-    this.schedule(`wft-timeout/${exec.key}`, now + exec.workflowTaskTimeoutMs, () => this.timeOutWorkflowTask(exec, exec.wft.seq));
+    this.armWorkflowTaskTimeout(exec);
     const firstEvent = exec.wft.sticky ? exec.previousStartedEventId + 1 : 1;
     const queries: Record<string, Msg> = {};
     for (const id of exec.wft.queries) {
@@ -405,6 +497,11 @@ export class Engine {
       queries: Object.keys(queries).length > 0 ? queries : undefined,
       messages: messages.length > 0 ? messages : undefined,
     };
+  }
+
+  private armWorkflowTaskTimeout(exec: Execution): void {
+    const seq = exec.wft.seq;
+    this.schedule(`wft-timeout/${exec.key}`, exec.wft.startedAt + exec.workflowTaskTimeoutMs, () => this.timeOutWorkflowTask(exec, seq));
   }
 
   private workflowTaskFromToken(taskToken: Buffer | undefined): Execution {
@@ -679,9 +776,7 @@ export class Engine {
       seq: this.taskSeq++,
     };
     exec.activities[ev.eventId] = activity;
-    if (scheduleToCloseMs > 0) {
-      this.schedule(`act-s2c/${exec.key}/${ev.eventId}`, now + scheduleToCloseMs, () => this.timeOutActivity(exec, activity, enums.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE));
-    }
+    this.armScheduleToClose(exec, activity);
     if (a.requestEagerExecution && taskQueue === exec.taskQueue && this.eagerTasks) {
       // The completing worker reserved a slot: hand the task back in the response, no poll needed.
       const task = this.claimActivityTask({ key: exec.key, scheduledEventId: ev.eventId, seq: activity.seq }, identity);
@@ -716,10 +811,7 @@ export class Engine {
     activity.startedIdentity = identity;
     activity.seq = this.taskSeq++;
     this.cancelScheduled(`act-s2s/${exec.key}/${activity.scheduledEventId}`);
-    const seq = activity.seq;
-    this.schedule(`act-s2c-attempt/${exec.key}/${activity.scheduledEventId}`, now + activity.startToCloseMs, () => {
-      if (activity.state === 'started' && activity.seq === seq) this.timeOutActivity(exec, activity, enums.TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE);
-    });
+    this.armActivityAttempt(exec, activity);
     this.armHeartbeat(exec, activity);
     this.dirty.add(exec.key);
     return {
@@ -741,6 +833,20 @@ export class Engine {
       heartbeatTimeout: duration(activity.heartbeatMs),
       retryPolicy: activity.retryPolicy,
     };
+  }
+
+  private armActivityAttempt(exec: Execution, activity: ActivityState): void {
+    const seq = activity.seq;
+    this.schedule(`act-s2c-attempt/${exec.key}/${activity.scheduledEventId}`, activity.startedAt + activity.startToCloseMs, () => {
+      if (activity.state === 'started' && activity.seq === seq) this.timeOutActivity(exec, activity, enums.TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE);
+    });
+  }
+
+  private armScheduleToClose(exec: Execution, activity: ActivityState): void {
+    if (activity.scheduleToCloseMs <= 0) return;
+    this.schedule(`act-s2c/${exec.key}/${activity.scheduledEventId}`, activity.scheduledAt + activity.scheduleToCloseMs, () =>
+      this.timeOutActivity(exec, activity, enums.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE),
+    );
   }
 
   private armHeartbeat(exec: Execution, activity: ActivityState): void {
@@ -853,17 +959,23 @@ export class Engine {
     activity.lastFailure = failure;
     activity.attempt++;
     activity.state = 'backoff';
+    activity.retryAt = now + delay;
     activity.seq = this.taskSeq++;
     this.cancelScheduled(`act-s2c-attempt/${exec.key}/${activity.scheduledEventId}`);
     this.cancelScheduled(`act-hb/${exec.key}/${activity.scheduledEventId}`);
-    this.schedule(`act-retry/${exec.key}/${activity.scheduledEventId}`, now + delay, () => {
+    this.armActivityRetry(exec, activity);
+    this.touch(exec);
+    return 'retrying';
+  }
+
+  private armActivityRetry(exec: Execution, activity: ActivityState): void {
+    this.schedule(`act-retry/${exec.key}/${activity.scheduledEventId}`, activity.retryAt ?? this.clock.now(), () => {
       if (exec.activities[activity.scheduledEventId] !== activity || exec.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING) return;
       activity.attemptScheduledAt = this.clock.now();
+      activity.retryAt = undefined;
       this.dispatchActivity(exec, activity);
       this.touch(exec);
     });
-    this.touch(exec);
-    return 'retrying';
   }
 
   private timeOutActivity(exec: Execution, activity: ActivityState, timeoutType: number): void {

@@ -40,6 +40,8 @@ export interface ActivityState {
   /** scheduled (in a queue), started (with a worker), backoff (waiting to retry). */
   state: 'scheduled' | 'started' | 'backoff';
   startedAt: number;
+  /** While in backoff: when the next attempt is dispatched. */
+  retryAt?: number;
   lastHeartbeatAt: number;
   heartbeatDetails?: Msg;
   lastFailure?: Msg;

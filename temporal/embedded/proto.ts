@@ -116,3 +116,30 @@ export function durationMs(d: Msg | undefined | null): number {
 export function duration(ms: number): Msg {
   return { seconds: Math.floor(ms / 1000), nanos: Math.round((ms % 1000) * 1e6) };
 }
+
+const HISTORY_EVENT = 'temporal.api.history.v1.HistoryEvent';
+
+/** History events as one byte string (each event: 4-byte length, then its protobuf), the way durable storage keeps them. */
+export function encodeEvents(events: Msg[]): Buffer {
+  const type = messageType(HISTORY_EVENT);
+  const parts: Buffer[] = [];
+  for (const event of events) {
+    const body = type.encode(event).finish();
+    const length = Buffer.allocUnsafe(4);
+    length.writeUInt32BE(body.length);
+    parts.push(length, Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodeEvents(bytes: Uint8Array): Msg[] {
+  const type = messageType(HISTORY_EVENT);
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const events: Msg[] = [];
+  for (let at = 0; at < buffer.length; ) {
+    const length = buffer.readUInt32BE(at);
+    events.push(type.toObject(type.decode(buffer.subarray(at + 4, at + 4 + length)), toObjectOptions));
+    at += 4 + length;
+  }
+  return events;
+}

@@ -33,12 +33,17 @@ type Handlers = Record<string, UnaryHandler>;
 
 export function buildServices(engine: Engine, storage: Storage): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }[] {
   const commit = async () => {
-    if (engine.dirty.size === 0) return;
+    // Work the engine queued as microtasks while handling the RPC (a child's start, an external
+    // signal) runs first, so it is stored with the change that caused it.
+    await undefined;
+    if (engine.dirty.size === 0 && !engine.metaDirty) return;
     const keys = [...engine.dirty];
     engine.dirty.clear();
-    await storage.commit(keys.map((k) => engine.executions.get(k)!).filter(Boolean));
+    const meta = engine.metaDirty ? { namespaces: [...engine.namespaces.values()], searchAttributes: Object.fromEntries(engine.searchAttributeTypes) } : undefined;
+    engine.metaDirty = false;
+    await storage.commit({ executions: keys.map((k) => engine.executions.get(k)!).filter(Boolean), meta, clockSkewMs: engine.clock.skewMs });
   };
-  engine.onBackgroundChange = () => void commit();
+  engine.onBackgroundChange = () => void commit().catch((error) => engine.options.log?.('the embedded Temporal server could not store a change', { error: String(error) }));
 
   const describeExecutionInfo = (exec: Execution): Msg => ({
     execution: { workflowId: exec.workflowId, runId: exec.runId },
@@ -156,6 +161,7 @@ export function buildServices(engine: Engine, storage: Storage): { definition: g
     async RegisterNamespace(req) {
       if (!req.namespace) throw invalidArgument('namespace name is not set on the request');
       engine.registerNamespace(req.namespace, req.description ?? '', durationMs(req.workflowExecutionRetentionPeriod) || 3 * 24 * 3600_000);
+      await commit();
       return {};
     },
     async ListNamespaces() {
@@ -380,7 +386,10 @@ export function buildServices(engine: Engine, storage: Storage): { definition: g
     async GetSearchAttributes() {
       return { keys: Object.fromEntries(engine.searchAttributeTypes) };
     },
-    async ShutdownWorker() {
+    async ShutdownWorker(req) {
+      // Its sticky queue goes with it: pending tasks move to the normal queue at once.
+      if (req.stickyTaskQueue) engine.dropStickyQueue(req.namespace || 'default', req.stickyTaskQueue);
+      await commit();
       return {};
     },
     async ResetStickyTaskQueue(req) {
@@ -397,13 +406,17 @@ export function buildServices(engine: Engine, storage: Storage): { definition: g
         const existing = engine.searchAttributeTypes.get(name);
         if (existing !== undefined && existing !== type) throw new RpcError(grpc.status.ALREADY_EXISTS, `search attribute ${name} already exists with another type`);
         engine.searchAttributeTypes.set(name, type);
+        engine.metaDirty = true;
       }
+      await commit();
       return {};
     },
     async RemoveSearchAttributes(req) {
       for (const name of req.searchAttributes ?? []) {
         if (!engine.searchAttributeTypes.delete(name)) throw notFound(`search attribute ${name} is not registered`);
+        engine.metaDirty = true;
       }
+      await commit();
       return {};
     },
     async ListSearchAttributes() {

@@ -233,3 +233,16 @@ function performanceNow(): number {
 export async function brokenTask(): Promise<void> {
   throw new Error('a bug in workflow code: the task fails and is retried');
 }
+
+/** Waits for a signal, sleeps, runs an activity and a child, waits for a second signal: spans a server restart in the durability tests. */
+export async function restartable(sleepMs: number): Promise<{ signals: number[]; greeting: string; child: string }> {
+  const signals: number[] = [];
+  wf.setHandler(bumpSignal, (n) => void signals.push(n));
+  wf.setHandler(countQuery, () => signals.length);
+  await wf.condition(() => signals.length >= 1);
+  await wf.sleep(sleepMs);
+  const greeting = await acts.greet('again');
+  const childResult = await wf.executeChild(child, { args: ['complete'], workflowId: `${wf.workflowInfo().workflowId}-child` });
+  await wf.condition(() => signals.length >= 2);
+  return { signals, greeting, child: childResult };
+}
