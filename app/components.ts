@@ -110,10 +110,10 @@ export async function pathwayWorker({ config, log, stops }: Running, store: Fhir
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    activities: {
+    activities: withFaults(config, {
       ...createPathwayActivities({ fhir: config.externalFhir ? await remoteFhir(config.externalFhir) : store, plans: registry }),
       ...createSubscriptionActivities({ store }),
-    },
+    }),
     dataConverter: createDataConverter(payloadKeys(config)),
   });
   const running = worker.run();
@@ -124,6 +124,25 @@ export async function pathwayWorker({ config, log, stops }: Running, store: Fhir
     await connection.close();
   });
   log.info({ taskQueue: config.temporal.taskQueue, definitions: registry.canonicals() }, 'pathway worker running');
+}
+
+/**
+ * Crash tests only: each activity does its work and then waits before it
+ * reports, so a test can kill the worker after an activity's effects and
+ * before the server hears of them (the retry must not apply them twice).
+ */
+function withFaults<T extends Record<string, unknown>>(config: Config, activities: T): T {
+  const delay = config.faults?.activityCompletionDelayMs;
+  if (!delay) return activities;
+  const slowed: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    slowed[name] = async (...args: unknown[]) => {
+      const result = await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      return result;
+    };
+  }
+  return slowed as T;
 }
 
 /** The event router (FHIR writes drive the workflows) and the subscription notifier (FHIR writes reach subscribers). */

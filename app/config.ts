@@ -76,6 +76,8 @@ export interface Config {
   /** The organisation delivering each service of the definitions (service id -> Organization/...), for handoff Tasks' owners. */
   services: Record<string, string>;
   logLevel: string;
+  /** Fault injection for the crash-recovery tests only (refused in production). */
+  faults?: { activityCompletionDelayMs: number };
 }
 
 /**
@@ -228,6 +230,10 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
 
   const services = parseServices(str(env.FORLOP_SERVICE_ORGANISATIONS), problems) ?? (mode === 'development' ? { ...DEV_SERVICE_ORGANISATIONS } : {});
 
+  const faultDelay = str(env.FORLOP_FAULT_ACTIVITY_COMPLETION_DELAY_MS);
+  if (faultDelay && mode === 'production') problems.push('FORLOP_FAULT_ACTIVITY_COMPLETION_DELAY_MS is for crash tests only and is refused in production');
+  if (faultDelay && !(Number(faultDelay) >= 0)) problems.push(`FORLOP_FAULT_ACTIVITY_COMPLETION_DELAY_MS must be a number of milliseconds, got '${faultDelay}'`);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     mode,
@@ -240,6 +246,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     ...(externalFhir ? { externalFhir } : {}),
     services,
     logLevel: options.logLevel ?? str(env.FORLOP_LOG_LEVEL) ?? 'info',
+    ...(faultDelay ? { faults: { activityCompletionDelayMs: Number(faultDelay) } } : {}),
   };
 }
 

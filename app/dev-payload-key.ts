@@ -13,7 +13,12 @@ export function developmentPayloadKeys(dataDir: string): PayloadEncryptionConfig
   const file = path.join(dataDir, 'dev-payload-key');
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
-    writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+    // Exclusive create: `forlop serve` and `forlop worker` starting together on one directory agree on one key.
+    try {
+      writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
   }
   return { keys: { dev: readFileSync(file, 'utf8').trim() }, currentKeyId: 'dev' };
 }

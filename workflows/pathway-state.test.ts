@@ -115,6 +115,15 @@ describe('events', () => {
     expect(twice.effects).toEqual([]);
   });
 
+  it('takes a second delivery of an event that would now be invalid as the duplicate it is, not as an error', () => {
+    const pause = { type: 'paused', reason: 'inpatient', date: '2026-11-10', eventId: 'client:pause-1' } as const;
+    const once = applyEvent(plan, started(), pause, '2026-11-10').state;
+    const twice = applyEvent(plan, once, pause, '2026-11-11');
+    expect(twice.state).toBe(once);
+    expect(twice.effects).toEqual([]);
+    expect(() => applyEvent(plan, once, { ...pause, eventId: 'client:pause-2' }, '2026-11-11')).toThrow('The pathway is already paused');
+  });
+
   it('refuses input that makes no sense, with the reason', () => {
     expect(() => applyEvent(plan, started(), { type: 'screening-recorded', instrument: 'epds', score: 31, date: '2026-11-10' }, '2026-11-10')).toThrow('Edinburgh Postnatal Depression Scale scores run from 0 to 30; got 31');
     expect(() => applyEvent(plan, started(), { type: 'birth-registered', date: '2026-12-01' }, '2026-11-10')).toThrow('date 2026-12-01 is in the future (today is 2026-11-10)');

@@ -162,6 +162,8 @@ export function applyEvent(plan: Plan, state: PathwayState, event: PathwayEvent,
 
 /** The checks an update's validator runs before anything changes. */
 export function validateEvent(plan: Plan, state: PathwayState, event: PathwayEvent, today: IsoDate): void {
+  // A second delivery of an applied event is not an error: it changes nothing (applyEvent).
+  if (event.eventId && state.applied.includes(event.eventId)) return;
   if (!/^\d{4}-\d{2}-\d{2}$/.test(event.date ?? '')) throw new PathwayInputError(`date must be YYYY-MM-DD, got '${event.date}'`);
   if (event.date > today) throw new PathwayInputError(`date ${event.date} is in the future (today is ${today})`);
   if (state.status === 'closed') throw new PathwayInputError(`The pathway closed on ${state.closed?.on} (${state.closed?.exit}); it takes no more events`);

@@ -7,9 +7,12 @@ import * as wf from '@temporalio/workflow';
 import type * as activities from '../activities/pathway-effects';
 import { osloDate, osloStartOfDay, type IsoDate } from '../pathways/calendar';
 
-/** The FHIR side of effects: short, idempotent transactions, retried until they succeed. */
+/**
+ * The FHIR side of effects: short, idempotent transactions, retried until they
+ * succeed. An attempt whose worker died is tried again after 30 s.
+ */
 export const effectsActivities = wf.proxyActivities<typeof activities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '5 minutes' },
 });
 

@@ -29,9 +29,9 @@ export function spawnForlop(args: string[], env: Record<string, string>): Forlop
   return { child, output: () => output, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
 }
 
-/** Polls (a process is not ours to await) until `check` holds, for at most 30 s. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, intervalMs = 100): Promise<void> {
-  for (let waited = 0; waited < 30_000; waited += intervalMs) {
+/** Polls (a process is not ours to await) until `check` holds, for at most `timeoutMs` (30 s). */
+export async function until(check: () => boolean | Promise<boolean>, what: string, intervalMs = 100, timeoutMs = 30_000): Promise<void> {
+  for (let waited = 0; waited < timeoutMs; waited += intervalMs) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
