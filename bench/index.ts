@@ -13,11 +13,13 @@ export const suites: Record<string, BenchSuite> = {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   fhir: { summary: 'FHIR API: creates/s vs raw inserts, transactions, search latency', load: () => require('./fhir') },
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  temporal: { summary: 'embedded Temporal server: workflows/s, signals/s, server CPU share', load: () => require('./temporal') },
+  temporal: { summary: 'embedded Temporal server: workflows/s, signals/s, server CPU share; the same on durable storage (PGlite, PostgreSQL)', load: () => require('./temporal') },
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   cohort: { summary: 'N families (default 1,000) through the whole pathway with time skipping: wall time, families/s, peak memory', load: () => require('./cohort') },
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   handoffs: { summary: 'handoff reaction time (Task write -> workflow state) p50/p95; 1,000 concurrent FHIR writes: events/s, lost, duplicated', load: () => require('./handoffs') },
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  restart: { summary: 'forlop start killed (SIGKILL) with N families (default 1,000) in flight and restarted: seconds to serving, state loaded, memory', load: () => require('./restart') },
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   'auth-audit': { summary: 'requests/s with and without authentication (Bearer, DPoP) and audit', load: () => require('./auth-audit') },
 };

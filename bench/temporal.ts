@@ -5,15 +5,23 @@
  *  2. signals/s into one running workflow;
  *  3. the server's share of CPU: the same workload with the server in a
  *     child process (`forlop temporal`), whose CPU time is read from
- *     /proc/<pid>/stat and compared with this process's (worker + client).
- * Options: --workflows N (default 1000), --signals N (default 2000), --concurrency N (default 100).
+ *     /proc/<pid>/stat and compared with this process's (worker + client);
+ *  4. the same workflows/s and signals/s with the server on durable storage
+ *     (every answer waits for its changes to be committed): PGlite in a
+ *     temporary directory, and a PostgreSQL server (schema temporal, dropped
+ *     first) when FORLOP_BENCH_DATABASE_URL or FORLOP_TEST_DATABASE_URL is set.
+ * Options: --workflows N (default 1000), --signals N (default 2000), --concurrency N (default 100),
+ * --persistent-workflows N and --persistent-signals N (default: the same as --workflows and --signals).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { startEmbeddedTemporal } from '../temporal/embedded';
+import { openPglite, openPostgres } from '../fhir/store';
+import { SqlStorage, startEmbeddedTemporal } from '../temporal/embedded';
 import * as activities from '../test/temporal/activities';
 
 const workflowsPath = require.resolve('../test/temporal/workflows');
@@ -104,4 +112,47 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     child.kill('SIGTERM');
   }
+
+  await persistent(option(args, 'persistent-workflows', workflows), option(args, 'persistent-signals', signals), concurrency);
+}
+
+/** The server on durable storage: PGlite in a temporary directory, and a PostgreSQL server when one is configured. */
+async function persistent(workflows: number, signals: number, concurrency: number): Promise<void> {
+  const rows: [string, string, string][] = [];
+  const dir = mkdtempSync(path.join(tmpdir(), 'forlop-bench-temporal-'));
+  try {
+    const storage = await SqlStorage.open(await openPglite(dir));
+    const server = await startEmbeddedTemporal({ storage });
+    try {
+      const r = await workload(server.address, workflows, signals, concurrency, 'pglite');
+      rows.push(['PGlite (temporary directory)', r.wfPerSecond.toFixed(0), r.sigPerSecond.toFixed(0)]);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const url = process.env.FORLOP_BENCH_DATABASE_URL ?? process.env.FORLOP_TEST_DATABASE_URL;
+  if (url) {
+    const pool = new pg.Pool({ connectionString: url });
+    await pool.query('DROP SCHEMA IF EXISTS temporal CASCADE');
+    await pool.end();
+    const storage = await SqlStorage.open(await openPostgres(url));
+    const server = await startEmbeddedTemporal({ storage });
+    try {
+      const r = await workload(server.address, workflows, signals, concurrency, 'postgresql');
+      rows.push([`PostgreSQL server (${new URL(url).host})`, r.wfPerSecond.toFixed(0), r.sigPerSecond.toFixed(0)]);
+    } finally {
+      await server.stop();
+    }
+  }
+  console.log(`server on durable storage (every answer after its commit), ${workflows} workflows at concurrency ${concurrency}, ${signals} signals (20 in flight):`);
+  const table: [string, string, string][] = [['storage', 'workflows/s', 'signals/s'], ...rows];
+  const width = table.reduce((w, row) => row.map((cell, i) => Math.max(w[i], cell.length)), [0, 0, 0]);
+  for (const [i, row] of table.entries()) {
+    console.log(`  ${row[0].padEnd(width[0])} | ${row[1].padStart(width[1])} | ${row[2].padStart(width[2])}`);
+    if (i === 0) console.log(`  ${'-'.repeat(width[0])}-+-${'-'.repeat(width[1])}-+-${'-'.repeat(width[2])}`);
+  }
+  console.log('  target: persistent >= 100 workflows/s');
+  if (!url) console.log('  PostgreSQL server: not measured; set FORLOP_BENCH_DATABASE_URL (or FORLOP_TEST_DATABASE_URL, e.g. after `source .ci/postgres.sh`) to a database whose schema temporal may be dropped');
 }
