@@ -76,3 +76,23 @@ describe('workflow tasks', () => {
     engine.stop();
   });
 });
+
+describe('queries', () => {
+  it('does not hand out a query task once a workflow task came along: the query rides on that task', async () => {
+    const { engine, exec } = startedEngine(10_000);
+    const first = claim(engine, exec.key, exec.wft.seq)!;
+    engine.completeWorkflowTask({ taskToken: first.taskToken, commands: [] });
+    // Idle: the query goes out as a query task ...
+    const answer = engine.query(exec, { queryType: 'count' }, 0);
+    const [queued] = [...engine.queries.values()];
+    expect(queued.state).toBe('dispatched');
+    // ... but a signal schedules a workflow task before any worker takes it.
+    engine.signal(exec, { signalName: 'bump' });
+    expect(engine.claimWorkflowTask({ kind: 'query', id: queued.id }, 'test-worker')).toBeUndefined();
+    const task = claim(engine, exec.key, exec.wft.seq)!;
+    expect(Object.keys(task.queries)).toEqual([queued.id]);
+    engine.completeWorkflowTask({ taskToken: task.taskToken, commands: [], queryResults: { [queued.id]: { resultType: enums.QueryResultType.QUERY_RESULT_TYPE_ANSWERED, answer: { payloads: [] } } } });
+    await expect(answer).resolves.toEqual({ queryResult: { payloads: [] } });
+    engine.stop();
+  });
+});

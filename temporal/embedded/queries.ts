@@ -13,6 +13,7 @@ import { enums, type Msg } from './proto';
 import { parseToken, token } from './task-token';
 
 const WS = enums.WorkflowExecutionStatus;
+const QUERY_TIMEOUT_MS = 30_000;
 
 export interface PendingQuery {
   id: string;
@@ -34,7 +35,17 @@ export function query(engine: Engine, exec: Execution, query: Msg, rejectConditi
     return Promise.resolve({ queryRejected: { status: exec.status } });
   }
   return new Promise((resolve, reject) => {
-    const q: PendingQuery = { id: randomUUID(), key: exec.key, query, resolve, reject, state: 'waiting' };
+    // A worker that takes a query and never answers (it died) must not hold the caller for ever.
+    const timer = setTimeout(() => {
+      if (!engine.queries.delete(q.id)) return;
+      reject(new RpcError(grpcStatus.DEADLINE_EXCEEDED, `query ${query.queryType ?? ''} was not answered within ${QUERY_TIMEOUT_MS / 1000} s: is a worker polling task queue ${exec.taskQueue}?`));
+    }, QUERY_TIMEOUT_MS);
+    timer.unref();
+    const settle = <T>(fn: (value: T) => void) => (value: T) => {
+      clearTimeout(timer);
+      fn(value);
+    };
+    const q: PendingQuery = { id: randomUUID(), key: exec.key, query, resolve: settle(resolve), reject: settle(reject), state: 'waiting' };
     engine.queries.set(q.id, q);
     if (exec.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING || exec.wft.state === 0) dispatchQueryTask(engine, q);
     else if (exec.wft.state === 1) {
@@ -71,6 +82,18 @@ export function claimQueryTask(engine: Engine, id: string): Msg | undefined {
   const q = engine.queries.get(id);
   if (!q || q.state !== 'dispatched') return undefined;
   const exec = engine.executions.get(q.key)!;
+  if (exec.status === WS.WORKFLOW_EXECUTION_STATUS_RUNNING && exec.wft.state !== 0) {
+    // A workflow task came along since the query was queued (a signal, a timer). A query task
+    // now would carry that task's events, and the SDK would take it for a workflow task and
+    // drop it: the query rides on the scheduled task instead, or waits for the one in flight.
+    if (exec.wft.state === 1) {
+      q.state = 'riding';
+      exec.wft.queries.push(q.id);
+    } else {
+      q.state = 'waiting';
+    }
+    return undefined;
+  }
   return {
     taskToken: token({ query: id }),
     workflowExecution: { workflowId: exec.workflowId, runId: exec.runId },

@@ -32,16 +32,25 @@ export const indexedValueType = (name: string): number | undefined => INDEXED[na
 type Handlers = Record<string, UnaryHandler>;
 
 export function buildServices(engine: Engine, storage: Storage): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }[] {
+  // The storage applies commits in order: once the latest has resolved, so has every earlier one.
+  let latest: Promise<void> = Promise.resolve();
   const commit = async () => {
     // Work the engine queued as microtasks while handling the RPC (a child's start, an external
     // signal) runs first, so it is stored with the change that caused it.
     await undefined;
-    if (engine.dirty.size === 0 && !engine.metaDirty) return;
+    if (engine.dirty.size === 0 && !engine.metaDirty) {
+      // This RPC's changes may ride on a commit already under way (another RPC's, or the
+      // clock's): answer only once it is stored.
+      await latest;
+      return;
+    }
     const keys = [...engine.dirty];
     engine.dirty.clear();
     const meta = engine.metaDirty ? { namespaces: [...engine.namespaces.values()], searchAttributes: Object.fromEntries(engine.searchAttributeTypes) } : undefined;
     engine.metaDirty = false;
-    await storage.commit({ executions: keys.map((k) => engine.executions.get(k)!).filter(Boolean), meta, clockSkewMs: engine.clock.skewMs });
+    const stored = storage.commit({ executions: keys.map((k) => engine.executions.get(k)!).filter(Boolean), meta, clockSkewMs: engine.clock.skewMs });
+    latest = stored;
+    await stored;
   };
   engine.onBackgroundChange = () => void commit().catch((error) => engine.options.log?.('the embedded Temporal server could not store a change', { error: String(error) }));
 
