@@ -175,7 +175,7 @@ export function coordinatorApi(options: CoordinatorApiOptions): express.Router {
       // The deadline is for a decision: once accepted or rejected, or while held, it no longer runs.
       ...(deadline && !progress?.decidedOn && !progress?.held ? { deadline, daysLeft: daysBetween(on, deadline) } : {}),
       escalations: progress?.escalationsSent ?? 0,
-      ...(progress?.held || h.held ? { held: progress?.held ?? h.held } : {}),
+      ...(h.held || progress?.held ? { held: h.held ?? progress?.held } : {}),
       ...(h.serviceRequest ? { serviceRequest: h.serviceRequest } : {}),
     };
   }
