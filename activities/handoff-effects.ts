@@ -1,18 +1,21 @@
 /**
- * A handoff's effects on the FHIR side: the ServiceRequest + Task that ask
- * the receiving service to act (once), reminders to the receiver before the
+ * A handoff's effects on the FHIR side: the legal basis for sharing (a
+ * Consent) and the ServiceRequest + Task that ask the receiving service to
+ * act, in one transaction, once (for a referral another system wrote, the
+ * Task for its ServiceRequest); the Task on hold and the Consent inactive
+ * when the family withdraws the basis; reminders to the receiver before the
  * deadline, and escalations after it to the family's coordinator and then to
  * the receiving service's leadership, each a Communication, so every
  * escalation is visible in FHIR as well as in the workflow's state. Safe to
  * retry: ids derive from the family and the handoff, and nothing sent once
  * is sent again.
  */
-import type { Resource } from '@medplum/fhirtypes';
+import type { Consent, Resource, Task } from '@medplum/fhirtypes';
 import type { FhirRepository } from '../fhir/repository';
 import { readIfPresent, serviceParty } from './fhir-helpers';
-import { buildCoordinatorNotice, buildHandoffRequest } from '../fhir/builders/pathway';
+import { buildCoordinatorNotice, buildHandoffRequest, buildReferralTask, handoffConsentId, handoffTaskId } from '../fhir/builders/pathway';
 import type { Plan } from '../pathways/plan';
-import type { FamilyRefs } from '../workflows/pathway-events';
+import type { FamilyRefs, ReferralIn } from '../workflows/pathway-events';
 import type { HandoffEffect } from '../workflows/handoff-state';
 
 export interface ApplyHandoffEffectsInput {
@@ -22,7 +25,11 @@ export interface ApplyHandoffEffectsInput {
   key: string;
   handoff: string;
   effects: HandoffEffect[];
+  /** Set for a referral another system wrote: only the Task (and the Consent) are Forløp's to write. */
+  referral?: ReferralIn;
 }
+
+const FINISHED_TASK = ['rejected', 'completed', 'cancelled', 'failed', 'entered-in-error', 'on-hold'];
 
 export function createHandoffActivities({ fhir, planOf }: { fhir: FhirRepository; planOf: (canonical: string) => Plan }) {
   const exists = (resourceType: Resource['resourceType'], id: string) => readIfPresent(fhir, resourceType, id);
@@ -35,8 +42,18 @@ export function createHandoffActivities({ fhir, planOf }: { fhir: FhirRepository
     const entries: Resource[] = [];
     for (const effect of input.effects) {
       if (effect.type === 'create-request') {
-        const { serviceRequest, task } = buildHandoffRequest({ familyId, key: input.key, on: effect.on, title: def.title, reason: def.reason, legalBasis: def.legalBasis, subject: refs.patient, requester: party(def.from), owner: party(def.to) });
-        if (!(await exists('Task', task.id!))) entries.push(serviceRequest, task);
+        // The legal basis is recorded first: the Consent is the transaction's first entry, so no request exists without it.
+        const common = { familyId, key: input.key, on: effect.on, title: def.title, legalBasis: def.legalBasis, subject: refs.patient };
+        const referral = input.referral;
+        const written = referral
+          ? buildReferralTask({ ...common, serviceRequest: referral.serviceRequest, requester: referral.requester ? { reference: referral.requester } : party(def.from), owner: { reference: referral.performer } })
+          : buildHandoffRequest({ ...common, reason: def.reason, requester: party(def.from), owner: party(def.to) });
+        if (!(await exists('Task', written.task.id!))) entries.push(...Object.values(written));
+      } else if (effect.type === 'hold-request') {
+        const task = (await exists('Task', handoffTaskId(familyId, input.key))) as Task | undefined;
+        if (task && !FINISHED_TASK.includes(task.status)) entries.push({ ...task, status: 'on-hold', statusReason: { text: effect.reason }, businessStatus: { text: 'held' }, lastModified: effect.on } as Task);
+        const consent = (await exists('Consent', handoffConsentId(familyId, input.key))) as Consent | undefined;
+        if (consent && consent.status === 'active') entries.push({ ...consent, status: 'inactive', provision: { ...consent.provision, period: { ...consent.provision?.period, end: effect.on } } } as Consent);
       } else if (effect.type === 'milestone-overdue') {
         const title = def.milestones.find((m) => m.id === effect.milestone)?.title ?? effect.milestone;
         const text = `"${def.title}": ${title} was due by ${effect.due} and is not recorded (${def.source.title}).`;

@@ -81,7 +81,7 @@ export function createPathwayActivities({ fhir, plans }: PathwayActivityDeps) {
         }
         case 'start-handoff': {
           const def = plan.handoffs[effect.handoff];
-          const { serviceRequest, task } = buildHandoffRequest({
+          const { consent, serviceRequest, task } = buildHandoffRequest({
             familyId,
             key: effect.key,
             on: effect.on,
@@ -93,6 +93,7 @@ export function createPathwayActivities({ fhir, plans }: PathwayActivityDeps) {
             owner: party(def.to),
           });
           if (!(await exists('Task', task.id!))) {
+            put(consent);
             put(serviceRequest);
             put(task);
           }
@@ -106,6 +107,7 @@ export function createPathwayActivities({ fhir, plans }: PathwayActivityDeps) {
         }
         case 'care-plan':
         case 'closed':
+        case 'hold-handoff': // signalled to the handoff's own workflow
           break;
       }
     }

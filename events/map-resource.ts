@@ -5,15 +5,24 @@
  *  - Observation coded as one of the plan's instruments: a screening result
  *    (components coded with the item number give item answers, e.g. EPDS item 10);
  *  - Patient linked to the mother, with a birth date: the birth;
- *  - Task that is a Forløp handoff, moved by its owner: handoff progress.
+ *  - Task that is a Forløp handoff, moved by its owner: handoff progress;
+ *  - QuestionnaireResponse completed for one of the plan's instruments (by its
+ *    Questionnaire's canonical url): a screening result, scored here;
+ *  - Consent of the pathway-sharing category: the family's answer on a legal
+ *    basis (active, rejected, or inactive = withdrawn);
+ *  - ServiceRequest another system wrote (no Forløp handoff identifier),
+ *    active, addressed to one of the family's services whose handoff takes
+ *    referrals: a referral in, started as a handoff.
  * Each event's id is the resource version it came from, so delivering the same
  * version twice changes nothing (the workflow drops ids it has applied).
  */
-import type { Encounter, EpisodeOfCare, Observation, Patient, Resource, Task } from '@medplum/fhirtypes';
-import { FORLOP_SYSTEMS } from '../fhir/builders/pathway';
+import type { Consent, Encounter, EpisodeOfCare, Observation, Patient, QuestionnaireResponse, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import { CONSENT_CATEGORY_SYSTEM, isLegalBasis, LEGAL_BASIS_SYSTEM, PATHWAY_SHARING_CATEGORY } from '../fhir/builders/legal-basis';
+import { FORLOP_SYSTEMS, stableId } from '../fhir/builders/pathway';
 import { osloDate } from '../pathways/calendar';
 import type { Plan } from '../pathways/plan';
 import type { PathwayEvent } from '../workflows/pathway-events';
+import { questionnaireUrl, scoreQuestionnaire } from './questionnaire-score';
 
 export const PATHWAY_TYPE_SYSTEM = 'https://forlop.no/fhir/CodeSystem/pathway';
 export const DUE_DATE_EXTENSION = 'https://forlop.no/fhir/StructureDefinition/estimated-due-date';
@@ -37,7 +46,11 @@ export type Routed =
   | Enrolment
   | { kind: 'event'; patient: string; event: PathwayEvent }
   /** An Observation: whether it is a screening depends on the family's plan (screeningEvent). */
-  | { kind: 'observation'; patient: string; observation: Observation };
+  | { kind: 'observation'; patient: string; observation: Observation }
+  /** A QuestionnaireResponse: scored as a screening when its Questionnaire is one of the plan's instruments (questionnaireEvent). */
+  | { kind: 'questionnaire'; patient: string; response: QuestionnaireResponse }
+  /** A ServiceRequest from another system: a referral in when addressed to one of the plan's services that takes referrals (referralEvent). */
+  | { kind: 'referral'; patient: string; serviceRequest: ServiceRequest };
 
 /** A family as the router finds it: its id and the plan it is pinned to. */
 export interface FamilyContext {
@@ -62,6 +75,12 @@ export function routeResource(resource: Resource, today: string): Routed | undef
     case 'Observation':
       // Needs the family's plan to know the instrument: see screeningEvent.
       return resource.subject?.reference ? { kind: 'observation', patient: resource.subject.reference, observation: resource } : undefined;
+    case 'QuestionnaireResponse':
+      return resource.subject?.reference?.startsWith('Patient/') && ['completed', 'amended'].includes(resource.status) ? { kind: 'questionnaire', patient: resource.subject.reference, response: resource } : undefined;
+    case 'Consent':
+      return routeConsent(resource, today);
+    case 'ServiceRequest':
+      return routeServiceRequest(resource);
     default:
       return undefined;
   }
@@ -132,6 +151,63 @@ function routeTask(t: Task, today: string): Routed | undefined {
       eventId: versionId(t),
     },
   };
+}
+
+/** The family's consent to sharing (pathway-sharing category): active, rejected, or inactive = withdrawn; the basis from policyRule (default consent). */
+function routeConsent(c: Consent, today: string): Routed | undefined {
+  const sharing = c.category?.some((cat) => cat.coding?.some((x) => x.system === CONSENT_CATEGORY_SYSTEM && x.code === PATHWAY_SHARING_CATEGORY));
+  // A handoff's own record of its legal basis is Forløp's output, not the family's answer.
+  const handoff = c.identifier?.some((i) => i.system === FORLOP_SYSTEMS.handoff);
+  const status = ({ active: 'active', rejected: 'rejected', inactive: 'withdrawn' } as const)[c.status as 'active' | 'rejected' | 'inactive'];
+  if (!sharing || handoff || !status || !c.patient?.reference) return undefined;
+  const code = c.policyRule?.coding?.find((x) => x.system === LEGAL_BASIS_SYSTEM)?.code ?? 'consent';
+  if (!isLegalBasis(code)) return undefined;
+  return { kind: 'event', patient: c.patient.reference, event: { type: 'consent-changed', basis: code, status, date: day(c.dateTime, today), eventId: versionId(c) } };
+}
+
+function routeServiceRequest(sr: ServiceRequest): Routed | undefined {
+  // Forløp's own handoffs carry its handoff identifier: they are what the pathway sent, not news.
+  if (sr.identifier?.some((i) => i.system === FORLOP_SYSTEMS.handoff)) return undefined;
+  if (sr.status !== 'active' || !['order', 'plan', 'original-order'].includes(sr.intent) || !sr.subject?.reference?.startsWith('Patient/') || !sr.performer?.length) return undefined;
+  return { kind: 'referral', patient: sr.subject.reference, serviceRequest: sr };
+}
+
+/**
+ * A referral in: the ServiceRequest's performer is the organisation of one of
+ * the family's services (the configured service organisations), and the
+ * family's plan has a handoff to that service started by referrals. The
+ * handoff's key derives from the ServiceRequest id (hashed: an id is the
+ * writer's choice and must not reach workflow ids), so it starts once.
+ */
+export function referralEvent(sr: ServiceRequest, plan: Plan, services: Record<string, string>, today: string): PathwayEvent | undefined {
+  for (const performer of sr.performer ?? []) {
+    const reference = performer.reference;
+    if (!reference?.startsWith('Organization/')) continue;
+    const handoff = Object.values(plan.handoffs).find((h) => h.startedBy.includes('referral') && services[h.to] === reference);
+    if (!handoff) continue;
+    const requester = sr.requester?.reference;
+    return {
+      type: 'referral-received',
+      handoff: handoff.id,
+      key: `${handoff.id}-in-${stableId('referral', 'ServiceRequest', sr.id!).replace(/-/g, '').slice(0, 12)}`,
+      serviceRequest: `ServiceRequest/${sr.id}`,
+      performer: reference,
+      ...(requester ? { requester } : {}),
+      date: day(sr.authoredOn, today),
+      eventId: versionId(sr),
+    };
+  }
+  return undefined;
+}
+
+/** A screening result from a QuestionnaireResponse for one of the plan's instruments; `problem` when it cannot be scored. */
+export function questionnaireEvent(qr: QuestionnaireResponse, plan: Plan, today: string): { event?: PathwayEvent; problem?: string } {
+  const url = questionnaireUrl(qr);
+  const instrument = Object.values(plan.instruments).find((i) => i.questionnaire !== undefined && i.questionnaire === url);
+  if (!instrument) return {};
+  const scored = scoreQuestionnaire(qr, instrument.items);
+  if ('problem' in scored) return { problem: `${instrument.title}: ${scored.problem}` };
+  return { event: { type: 'screening-recorded', instrument: instrument.id, score: scored.score, items: scored.items, date: day(qr.authored, today), resource: `QuestionnaireResponse/${qr.id}`, eventId: versionId(qr) } };
 }
 
 /** A screening result, when the Observation is coded as one of the family's plan's instruments. */

@@ -18,7 +18,7 @@ import type { FamilyPathwayInput } from '../workflows/family-pathway';
 import { EVENT_SIGNALS, FAMILY_PATHWAY_WORKFLOW, familyWorkflowId, handoffWorkflowId, taskStatusSignal } from '../workflows/messages';
 import type { PathwayEvent } from '../workflows/pathway-events';
 import { FeedLoop } from './feed-loop';
-import { PATHWAY_TYPE_SYSTEM, routeResource, screeningEvent, type Enrolment, type FamilyContext } from './map-resource';
+import { PATHWAY_TYPE_SYSTEM, questionnaireEvent, referralEvent, routeResource, screeningEvent, type Enrolment, type FamilyContext, type Routed } from './map-resource';
 
 export interface EventRouterOptions {
   store: FhirStore;
@@ -100,9 +100,27 @@ export class EventRouter {
     if (routed.kind === 'enrol') return this.enrol(routed);
     const family = await this.familyOf(routed.patient);
     if (!family) return;
-    const event = routed.kind === 'observation' ? screeningEvent(routed.observation, family.plan, this.today()) : routed.event;
+    const event = this.eventFor(routed, family);
     if (event?.type === 'handoff-updated' && (await this.signalHandoff(family.familyId, event))) return;
     if (event) await this.signal(family.familyId, event);
+  }
+
+  /** What a routed resource means for this family's plan, if anything. */
+  private eventFor(routed: Exclude<Routed, Enrolment>, family: FamilyContext): PathwayEvent | undefined {
+    switch (routed.kind) {
+      case 'event':
+        return routed.event;
+      case 'observation':
+        return screeningEvent(routed.observation, family.plan, this.today());
+      case 'referral':
+        return referralEvent(routed.serviceRequest, family.plan, this.options.services ?? {}, this.today());
+      case 'questionnaire': {
+        const { event, problem } = questionnaireEvent(routed.response, family.plan, this.today());
+        // Not guessed at: a partial or unscorable screening is left for the service to correct (a new version).
+        if (problem) this.options.log?.('questionnaire response not scored', { resource: `QuestionnaireResponse/${routed.response.id}`, problem });
+        return event;
+      }
+    }
   }
 
   /** The family a patient (the mother) is enrolled as, by her active Forløp EpisodeOfCare. */

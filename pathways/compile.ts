@@ -100,7 +100,7 @@ export function compile(def: MergedDefinition): Plan {
     instruments: Object.fromEntries(
       Object.entries(def.instruments).map(([id, { value: v }]) => [
         id,
-        { id, title: v.title, code: v.code, min: v.min, max: v.max, ...(v.items ? { items: v.items } : {}), bands: v.bands.map((b) => ({ ...b })), source: sourceRef(v.source) },
+        { id, title: v.title, code: v.code, min: v.min, max: v.max, ...(v.items ? { items: v.items } : {}), ...(v.questionnaire ? { questionnaire: v.questionnaire } : {}), bands: v.bands.map((b) => ({ ...b })), source: sourceRef(v.source) },
       ]),
     ),
     rules: def.rules.map(({ value: r }) => ({
@@ -121,6 +121,7 @@ export function compile(def: MergedDefinition): Plan {
           to: h.to,
           ...(h.reason ? { reason: h.reason } : {}),
           legalBasis: h.legalBasis,
+          startedBy: [...(h.startedBy ?? ['rule'])],
           deadline: { ...(h.deadline.workingDays ? { workingDays: h.deadline.workingDays } : {}), ...(h.deadline.days ? { days: h.deadline.days } : {}), from: h.deadline.from ?? 'received' },
           reminders: (h.reminders ?? []).map((r) => parseOffset(r.before)),
           escalation: h.escalation.map((e) => ({ after: parseOffset(e.after), to: e.to })),

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { DefinitionError, formatProblem } from './problems';
 import { DefinitionRegistry } from './registry';
 import { parseSourceText } from './source-file';
@@ -146,6 +148,14 @@ describe('semantic errors', () => {
     expect(problems(cyclic)).toContainEqual(
       'small.yaml:45:5 /rules/0/do: rules form a cycle: again -> again (each schedules a step whose events fire the next) (narrow a rule with when: so it does not fire for the step it schedules)',
     );
+  });
+
+  it('two handoffs that take referrals to the same service', () => {
+    const basis = readFileSync(path.join(__dirname, 'definitions', 'basis.yaml'), 'utf8');
+    const twice = basis.replace('handoffs:\n', 'handoffs:\n  - { id: dps-second, title: Second, from: fastlege, to: dps, legalBasis: consent, startedBy: [referral], deadline: { workingDays: 10 }, escalation: [{ after: 0d, to: coordinator }], source: pbrl-2-2 }\n');
+    expect(problems(twice, 'basis.yaml')).toEqual([
+      expect.stringMatching(/^basis\.yaml:\d+:\d+ \/handoffs\/1\/startedBy: handoffs 'dps-second' and 'mental-health-referral' both take referrals to 'dps'; a referral could not tell which applies \(let one handoff per receiving service be startedBy referral\)$/),
+    ]);
   });
 
   it('a pathway that cannot end, and one that does not say how to close when the pregnancy ends', () => {

@@ -84,6 +84,8 @@ export interface Instrument {
   min: number;
   max: number;
   items?: number;
+  /** Canonical url of the instrument's Questionnaire (no version). */
+  questionnaire?: string;
   bands: Band[];
   source: SourceRef;
 }
@@ -140,6 +142,8 @@ export interface Handoff {
   to: string;
   reason?: Coding;
   legalBasis: 'consent' | 'health-personnel-cooperation' | 'section-33';
+  /** What starts it: a rule (or a returnHandoff), and/or a referral another system writes to the `to` service. */
+  startedBy: ('rule' | 'referral')[];
   deadline: Deadline & { from: 'sent' | 'received' };
   reminders: Offset[];
   escalation: { after: Offset; to: 'coordinator' | 'service-leader' }[];

@@ -132,6 +132,11 @@ const instrument = {
     min: { type: 'integer' },
     max: { type: 'integer' },
     items: { type: 'integer', minimum: 1 },
+    questionnaire: {
+      type: 'string',
+      pattern: '^https?://[^\\s|]+$',
+      description: 'the canonical url of the instrument\'s FHIR Questionnaire (no version): a completed QuestionnaireResponse for it is scored as this instrument, the sum of its item answers',
+    },
     bands: {
       type: 'array',
       minItems: 1,
@@ -238,6 +243,14 @@ const handoff = {
     to: { ...id, description: 'the receiving service' },
     reason: coding,
     legalBasis: { type: 'string', enum: ['consent', 'health-personnel-cooperation', 'section-33'] },
+    startedBy: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { type: 'string', enum: ['rule', 'referral'] },
+      description:
+        "what starts it: rule (the default: a rule's handoff action, or a returnHandoff); referral: a ServiceRequest another system writes for an enrolled family, addressed to the `to` service's organisation",
+    },
     deadline: {
       ...deadline,
       properties: { ...deadline.properties, from: { type: 'string', enum: ['sent', 'received'] } },

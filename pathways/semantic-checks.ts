@@ -225,6 +225,14 @@ export function semanticProblems(def: MergedDefinition): DefinitionProblem[] {
       milestones.add(m.id);
     }
   }
+  // A referral in is matched to a handoff by the service it is addressed to: that must be unambiguous.
+  const referralTo = new Map<string, string>();
+  for (const h of def.handoffs) {
+    if (!h.value.startedBy?.includes('referral')) continue;
+    const other = referralTo.get(h.value.to);
+    if (other) at(h, ['startedBy'], `handoffs '${other}' and '${h.id}' both take referrals to '${h.value.to}'; a referral could not tell which applies`, 'let one handoff per receiving service be startedBy referral');
+    else referralTo.set(h.value.to, h.id);
+  }
   // A return handoff that returns again would ping-pong forever.
   for (const h of def.handoffs) {
     const trail = [h.id];

@@ -10,7 +10,7 @@ import * as wf from '@temporalio/workflow';
 import { effectsActivities, waitForDayOr, workflowToday } from './workflow-time';
 import type { Anchors, Plan } from '../pathways/plan';
 import { handoffWorkflow } from './handoff';
-import { EVENT_SIGNALS, handoffWorkflowId, currentPhaseQuery, nextDueQuery, openHandoffsQuery, overdueQuery, pathwayQuery, pathwayStateQuery, recordEventUpdate, timelineQuery } from './messages';
+import { EVENT_SIGNALS, handoffWorkflowId, holdHandoffSignal, currentPhaseQuery, nextDueQuery, openHandoffsQuery, overdueQuery, pathwayQuery, pathwayStateQuery, recordEventUpdate, timelineQuery } from './messages';
 import type { FamilyRefs, PathwayEffect, PathwayEvent } from './pathway-events';
 import { advance, applyEvent, nextWakeUp, startPathway, validateEvent, type PathwayState } from './pathway-state';
 import { nextDue, openHandoffs, overdue, pathwayView } from './pathway-views';
@@ -119,13 +119,24 @@ export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPa
           if (e.rule?.startsWith('return-') && !wf.patched(RETURN_HANDOFFS)) continue;
           await wf.startChild(handoffWorkflow, {
             workflowId: handoffWorkflowId(familyId, e.key),
-            args: [{ familyId, canonical: plan.canonical, key: e.key, handoff: plan.handoffs[e.handoff], refs, sentOn: e.on }],
+            args: [{ familyId, canonical: plan.canonical, key: e.key, handoff: plan.handoffs[e.handoff], refs, sentOn: e.on, ...(e.referral ? { referral: e.referral } : {}) }],
             // A handoff outlives the run that started it (continue-as-new) and even the pathway.
             parentClosePolicy: 'ABANDON',
           });
         }
         batch = batch.filter((e) => e.type !== 'start-handoff');
       }
+      // The family withdrew a handoff's legal basis: its own workflow puts the Task on hold.
+      for (const e of batch) {
+        if (e.type !== 'hold-handoff') continue;
+        try {
+          await wf.getExternalWorkflowHandle(handoffWorkflowId(familyId, e.key)).signal(holdHandoffSignal, { reason: e.reason, date: e.on });
+        } catch (error) {
+          // A handoff from before handoff workflows, or one that has ended: nothing to hold.
+          wf.log.info('handoff not reachable', { key: e.key, reason: (error as Error).message });
+        }
+      }
+      batch = batch.filter((e) => e.type !== 'hold-handoff');
       const upTo = applied;
       const { timeline: _t, applied: _a, ...snapshot } = state;
       await applyPathwayEffects({ familyId, canonical: plan.canonical, refs, snapshot, effects: batch });

@@ -1,5 +1,5 @@
 import { DefinitionRegistry } from '../pathways/registry';
-import { advanceHandoff, advanceMilestones, applyBusinessStatus, applyTaskStatus, canMove, HandoffInputError, milestonesDue, nextHandoffWakeUp, nextMilestoneWakeUp, startHandoff } from './handoff-state';
+import { advanceHandoff, advanceMilestones, applyBusinessStatus, applyTaskStatus, canMove, HandoffInputError, holdHandoff, milestonesDue, nextHandoffWakeUp, nextMilestoneWakeUp, startHandoff } from './handoff-state';
 
 const plan = DefinitionRegistry.builtIn().plan('Basisprogram');
 const referral = plan.handoffs['mental-health-referral']; // 10 working days from receipt, reminder 2d before, coordinator at once, leader 5d later
@@ -33,6 +33,21 @@ describe('handoff state', () => {
     expect(accepted.effects).toEqual([{ type: 'status', status: 'accepted', on: '2026-04-01' }]);
     expect(advanceHandoff(referral, accepted.state, '2026-05-01').effects).toEqual([]);
     expect(nextHandoffWakeUp(referral, accepted.state)).toBeUndefined();
+  });
+
+  it('holds an undecided handoff when its legal basis is withdrawn: Task on hold, no reminders or escalations until the receiver moves it', () => {
+    let { state } = applyTaskStatus(referral, startHandoff(referral, 'r-1', '2026-03-27').state, 'received', '2026-03-30');
+    const held = holdHandoff(state, 'consent withdrawn', '2026-04-01');
+    expect(held.effects).toEqual([{ type: 'hold-request', on: '2026-04-01', reason: 'consent withdrawn' }]);
+    expect(held.state).toMatchObject({ status: 'on-hold', held: 'consent withdrawn' });
+    expect(nextHandoffWakeUp(referral, held.state)).toBeUndefined();
+    expect(advanceHandoff(referral, held.state, '2026-05-01').effects).toEqual([]);
+    expect(holdHandoff(held.state, 'again', '2026-04-02').effects).toEqual([]);
+    // A decided handoff is the receiver's own: not held.
+    state = applyTaskStatus(referral, state, 'accepted', '2026-03-31').state;
+    expect(holdHandoff(state, 'consent withdrawn', '2026-04-01').effects).toEqual([]);
+    // The receiver resumes the held one: the hold is over.
+    expect(applyTaskStatus(referral, held.state, 'accepted', '2026-04-03').state.held).toBeUndefined();
   });
 
   it('refuses moves the Task state machine does not allow, saying what is allowed', () => {

@@ -32,6 +32,8 @@ export interface HandoffProgress {
   reached?: Record<string, IsoDate[]>;
   /** Milestone due dates already escalated, as "<milestone>@<due>". */
   milestonesEscalated?: string[];
+  /** Why the handoff is on hold: its legal basis was withdrawn before a decision. No reminders or escalations run meanwhile. */
+  held?: string;
 }
 
 export type HandoffEffect =
@@ -39,7 +41,9 @@ export type HandoffEffect =
   | { type: 'reminder'; key: string; on: IsoDate; deadline: IsoDate }
   | { type: 'escalate'; key: string; on: IsoDate; to: 'coordinator' | 'service-leader'; deadline: IsoDate }
   | { type: 'status'; status: HandoffStatus; on: IsoDate }
-  | { type: 'milestone-overdue'; key: string; on: IsoDate; milestone: string; due: IsoDate };
+  | { type: 'milestone-overdue'; key: string; on: IsoDate; milestone: string; due: IsoDate }
+  /** The Task goes on hold and the handoff's Consent becomes inactive. */
+  | { type: 'hold-request'; on: IsoDate; reason: string };
 
 export class HandoffInputError extends Error {
   override readonly name = 'HandoffInputError';
@@ -74,6 +78,8 @@ export function applyTaskStatus(def: Handoff, state: HandoffProgress, status: Ha
   if (problem) throw new HandoffInputError(problem);
   if (status === state.status) return { state, effects: [] };
   let next: HandoffProgress = { ...state, status, history: [...state.history, { on: date, status }] };
+  // The receiver (or coordinator) moved a held Task on: the hold is over.
+  if (next.held && status !== 'on-hold') delete next.held;
   // Anything past 'requested' means the receiver has the request.
   if (!next.receivedOn) next.receivedOn = date;
   if (!next.decidedOn && ['accepted', 'rejected', 'in-progress', 'completed'].includes(status)) next.decidedOn = date;
@@ -88,7 +94,7 @@ export function advanceHandoff(def: Handoff, state: HandoffProgress, today: IsoD
   const effects: HandoffEffect[] = [];
   let next: HandoffProgress = { ...withDeadline(def, state), today };
   const deadline = next.deadline;
-  if (!deadline || next.decidedOn || next.closedOn) return { state: next, effects };
+  if (!deadline || next.decidedOn || next.closedOn || next.held) return { state: next, effects };
   const reminders = reminderDates(def, deadline);
   while (next.remindersSent < reminders.length && reminders[next.remindersSent] <= today) {
     effects.push({ type: 'reminder', key: `${state.key}-reminder-${next.remindersSent + 1}`, on: reminders[next.remindersSent], deadline });
@@ -105,9 +111,21 @@ export function advanceHandoff(def: Handoff, state: HandoffProgress, today: IsoD
 
 export function nextHandoffWakeUp(def: Handoff, state: HandoffProgress): IsoDate | undefined {
   const s = withDeadline(def, state);
-  if (!s.deadline || s.decidedOn || s.closedOn) return undefined;
+  if (!s.deadline || s.decidedOn || s.closedOn || s.held) return undefined;
   const pending = [...reminderDates(def, s.deadline).slice(s.remindersSent), ...escalationDates(def, s.deadline).slice(s.escalationsSent)];
   return pending.filter((d) => d > s.today).sort()[0] ?? pending.sort()[0];
+}
+
+/**
+ * The handoff's legal basis was withdrawn or refused (the family's consent)
+ * before the receiver decided: the Task goes on hold, so the receiver does
+ * not act on it, and the deadline stops. A handoff already decided is the
+ * receiver's own patient relationship and is left alone, as is a closed one.
+ */
+export function holdHandoff(state: HandoffProgress, reason: string, date: IsoDate): { state: HandoffProgress; effects: HandoffEffect[] } {
+  if (state.held || state.decidedOn || isClosed(state.status) || taskMoveProblem(state.status, 'on-hold')) return { state, effects: [] };
+  const next: HandoffProgress = { ...state, status: 'on-hold', held: reason, history: [...state.history, { on: date, status: 'on-hold' }] };
+  return { state: next, effects: [{ type: 'hold-request', on: date, reason }] };
 }
 
 function reminderDates(def: Handoff, deadline: IsoDate): IsoDate[] {

@@ -9,9 +9,9 @@
 import * as wf from '@temporalio/workflow';
 import { effectsActivities, waitForDayOr, workflowToday } from './workflow-time';
 import type { Handoff } from '../pathways/plan';
-import { advanceHandoff, advanceMilestones, applyBusinessStatus, applyTaskStatus, isClosed, nextHandoffWakeUp, nextMilestoneWakeUp, startHandoff, type HandoffEffect, type HandoffProgress } from './handoff-state';
-import { familyWorkflowId, handoffQuery, handoffUpdatedSignal, taskStatusSignal } from './messages';
-import type { FamilyRefs } from './pathway-events';
+import { advanceHandoff, advanceMilestones, applyBusinessStatus, applyTaskStatus, holdHandoff, isClosed, nextHandoffWakeUp, nextMilestoneWakeUp, startHandoff, type HandoffEffect, type HandoffProgress } from './handoff-state';
+import { familyWorkflowId, handoffQuery, handoffUpdatedSignal, holdHandoffSignal, taskStatusSignal } from './messages';
+import type { FamilyRefs, ReferralIn } from './pathway-events';
 
 const { applyHandoffEffects } = effectsActivities;
 
@@ -22,6 +22,8 @@ export interface HandoffWorkflowInput {
   handoff: Handoff;
   refs: FamilyRefs;
   sentOn: string;
+  /** A referral another system wrote: the Task is made for its ServiceRequest (no ServiceRequest of our own). */
+  referral?: ReferralIn;
 }
 
 export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ key: string; status: HandoffProgress['status'] }> {
@@ -44,6 +46,11 @@ export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ ke
       wf.log.warn('task status refused', { key: input.key, reason: (error as Error).message });
     }
   });
+  wf.setHandler(holdHandoffSignal, ({ reason, date }) => {
+    const t = holdHandoff(state, reason, date);
+    state = t.state;
+    effects = [...effects, ...t.effects];
+  });
   wf.setHandler(handoffQuery, () => state);
 
   for (;;) {
@@ -51,7 +58,7 @@ export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ ke
       const batch = effects;
       effects = [];
       const written = batch.filter((e) => e.type !== 'status');
-      if (written.length) await applyHandoffEffects({ familyId: input.familyId, canonical: input.canonical, refs: input.refs, key: input.key, handoff: def.id, effects: written });
+      if (written.length) await applyHandoffEffects({ familyId: input.familyId, canonical: input.canonical, refs: input.refs, key: input.key, handoff: def.id, effects: written, ...(input.referral ? { referral: input.referral } : {}) });
       for (const e of batch) {
         if (e.type !== 'status') continue;
         try {

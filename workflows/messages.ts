@@ -30,6 +30,7 @@ export const resumeSignal = defineSignal<[Payload<'resumed'>]>('resume');
 export const movedSignal = defineSignal<[Payload<'moved'>]>('moved');
 export const endPathwaySignal = defineSignal<[Payload<'ended'>]>('endPathway');
 export const handoffUpdatedSignal = defineSignal<[Payload<'handoff-updated'>]>('handoffUpdated');
+export const referralReceivedSignal = defineSignal<[Payload<'referral-received'>]>('referralReceived');
 
 /** Each signal and the event type it carries. */
 export const EVENT_SIGNALS = [
@@ -44,6 +45,7 @@ export const EVENT_SIGNALS = [
   [movedSignal, 'moved'],
   [endPathwaySignal, 'ended'],
   [handoffUpdatedSignal, 'handoff-updated'],
+  [referralReceivedSignal, 'referral-received'],
 ] as const;
 
 /**
@@ -74,3 +76,5 @@ export function handoffWorkflowId(familyId: string, key: string): string {
 /** The receiving organisation moved the handoff's Task (from the event router). */
 export const taskStatusSignal = defineSignal<[{ status: HandoffStatus; date: string; step?: string; eventId?: string }]>('taskStatus');
 export const handoffQuery = defineQuery<HandoffProgress>('handoff');
+/** From the family's pathway: the handoff's legal basis was withdrawn or refused; its Task goes on hold until the receiver or coordinator moves it. */
+export const holdHandoffSignal = defineSignal<[{ reason: string; date: string }]>('holdHandoff');

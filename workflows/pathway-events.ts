@@ -9,6 +9,19 @@ import type { Coding } from '../pathways/plan';
 export type LegalBasis = 'consent' | 'health-personnel-cooperation' | 'section-33';
 export type HandoffStatus = 'requested' | 'received' | 'accepted' | 'rejected' | 'in-progress' | 'completed' | 'cancelled' | 'on-hold' | 'failed';
 
+/**
+ * A referral another system wrote over FHIR (its ServiceRequest, addressed to
+ * one of the family's services), taken into a handoff: references only.
+ */
+export interface ReferralIn {
+  /** ServiceRequest/<id>: the Task's focus. */
+  serviceRequest: string;
+  /** ServiceRequest.requester: who asks (an Organization, Practitioner or PractitionerRole reference). */
+  requester?: string;
+  /** ServiceRequest.performer: the configured service organisation that must act. */
+  performer: string;
+}
+
 interface EventBase {
   /** The day it happened (Europe/Oslo). */
   date: IsoDate;
@@ -31,14 +44,18 @@ export type PathwayEvent =
   | (EventBase & { type: 'resumed' })
   | (EventBase & { type: 'moved'; municipality?: string })
   | (EventBase & { type: 'ended'; reason?: string })
-  | (EventBase & { type: 'handoff-updated'; key: string; status: HandoffStatus; /** Task.businessStatus: a step of the treatment path, e.g. first-attendance. */ step?: string });
+  | (EventBase & { type: 'handoff-updated'; key: string; status: HandoffStatus; /** Task.businessStatus: a step of the treatment path, e.g. first-attendance. */ step?: string })
+  /** A referral in: `handoff` is the definition's handoff to the receiving service, `key` derives from the ServiceRequest id. */
+  | (EventBase & ReferralIn & { type: 'referral-received'; handoff: string; key: string });
 
 export type PathwayEffect =
   /** The family's CarePlan must show the current state. */
   | { type: 'care-plan' }
   | { type: 'planned-encounter'; step: string; start: IsoDate; end: IsoDate; status: 'planned' | 'cancelled' }
   | { type: 'notify-coordinator'; key: string; on: IsoDate; text: string; step?: string; rule?: string }
-  | { type: 'start-handoff'; key: string; on: IsoDate; handoff: string; rule?: string }
+  | { type: 'start-handoff'; key: string; on: IsoDate; handoff: string; rule?: string; referral?: ReferralIn }
+  /** The handoff's legal basis was withdrawn or refused before the receiver decided: its Task goes on hold. */
+  | { type: 'hold-handoff'; key: string; on: IsoDate; reason: string }
   | { type: 'open-check'; key: string; on: IsoDate; check: string; owner: string; due: IsoDate }
   | { type: 'closed'; on: IsoDate; exit: string; carePlanStatus: 'completed' | 'revoked' };
 

@@ -138,4 +138,42 @@ describe('events', () => {
     ({ state } = applyEvent(plan, passed.state, { type: 'resumed', date: '2026-11-20' }, '2026-11-20'));
     expect(state.status).toBe('active');
   });
+
+  it('holds a handoff whose legal basis the family refused, tells the coordinator, and sends it when the basis is given again', () => {
+    const fa = DefinitionRegistry.builtIn().plan('Familieambulatorium'); // referral at enrolment, legal basis consent
+    let { state } = startPathway(fa, 'f1', anchors, anchors.enrolment);
+    expect(state.handoffs).toEqual([expect.objectContaining({ key: 'familieambulatorium-referral-1', status: 'requested' })]);
+    // Refused: the open (undecided) referral is held, its Task to go on hold.
+    let t = applyEvent(fa, state, { type: 'consent-changed', basis: 'consent', status: 'rejected', date: '2026-11-05' }, '2026-11-05');
+    expect(t.state.handoffs[0]).toMatchObject({ status: 'on-hold', held: 'legal basis consent rejected' });
+    expect(t.effects).toContainEqual(expect.objectContaining({ type: 'hold-handoff', key: 'familieambulatorium-referral-1', on: '2026-11-05' }));
+    expect(t.state.status).toBe('active'); // refused is not withdrawn: the pathway goes on
+    // A referral in under the same basis is held and not sent: no start-handoff, the coordinator is told.
+    state = t.state;
+    t = applyEvent(fa, state, { type: 'referral-received', handoff: 'familieambulatorium-referral', key: 'familieambulatorium-referral-in-abc', serviceRequest: 'ServiceRequest/x1', performer: 'Organization/fa', requester: 'Organization/gp', date: '2026-11-06' }, '2026-11-06');
+    expect(t.effects.map((e) => e.type)).toEqual(['notify-coordinator', 'care-plan']);
+    expect(t.state.handoffs[1]).toMatchObject({ key: 'familieambulatorium-referral-in-abc', status: 'on-hold', serviceRequest: 'ServiceRequest/x1' });
+    expect(t.state.timeline.at(-1)?.what).toMatch(/held, not sent/);
+    // Given again: the one never sent is sent now, with its referral; the one held in flight stays with its receiver.
+    t = applyEvent(fa, t.state, { type: 'consent-changed', basis: 'consent', status: 'active', date: '2026-11-09' }, '2026-11-09');
+    expect(t.effects).toContainEqual({ type: 'start-handoff', key: 'familieambulatorium-referral-in-abc', on: '2026-11-09', handoff: 'familieambulatorium-referral', referral: { serviceRequest: 'ServiceRequest/x1', performer: 'Organization/fa', requester: 'Organization/gp' } });
+    expect(t.state.handoffs.map((h) => [h.key, h.status])).toEqual([['familieambulatorium-referral-1', 'on-hold'], ['familieambulatorium-referral-in-abc', 'requested']]);
+    // The same referral again changes nothing.
+    const again = applyEvent(fa, t.state, { type: 'referral-received', handoff: 'familieambulatorium-referral', key: 'familieambulatorium-referral-in-abc', serviceRequest: 'ServiceRequest/x1', performer: 'Organization/fa', date: '2026-11-10' }, '2026-11-10');
+    expect(again.effects.filter((e) => e.type === 'start-handoff')).toEqual([]);
+  });
+
+  it('closes the pathway when consent is withdrawn, holding handoffs under it first', () => {
+    const fa = DefinitionRegistry.builtIn().plan('Familieambulatorium');
+    const { state } = startPathway(fa, 'f1', anchors, anchors.enrolment);
+    const t = applyEvent(fa, state, { type: 'consent-changed', basis: 'consent', status: 'withdrawn', date: '2026-11-05' }, '2026-11-05');
+    expect(t.effects.map((e) => e.type)).toEqual(expect.arrayContaining(['hold-handoff', 'closed']));
+    expect(t.state).toMatchObject({ status: 'closed', closed: { exit: 'consent-withdrawn', carePlanStatus: 'revoked' } });
+  });
+
+  it('refuses a referral to a handoff that takes none', () => {
+    const { state } = startPathway(plan, 'f1', anchors, anchors.enrolment);
+    const event = { type: 'referral-received', handoff: 'mental-health-discharge', key: 'k-1', serviceRequest: 'ServiceRequest/x', performer: 'Organization/hs', date: '2026-11-03' } as const;
+    expect(() => applyEvent(plan, state, event, '2026-11-03')).toThrow("Handoff 'mental-health-discharge' is not started by referrals (startedBy: rule)");
+  });
 });

@@ -10,7 +10,7 @@
  */
 import { addDays, addWorkingDays, daysBetween, type IsoDate } from '../pathways/calendar';
 import { applyOffset, bandOf, resolve, type Action, type Anchors, type Condition, type PathwayEventName, type Plan, type PlanStep } from '../pathways/plan';
-import type { HandoffStatus, LegalBasis, PathwayEffect, PathwayEvent } from './pathway-events';
+import type { HandoffStatus, LegalBasis, PathwayEffect, PathwayEvent, ReferralIn } from './pathway-events';
 
 export type StepStatus =
   /** Its anchor is not known yet (e.g. a postnatal contact during pregnancy). */
@@ -56,6 +56,12 @@ export interface HandoffState {
   openedOn: IsoDate;
   rule?: string;
   updatedOn: IsoDate;
+  /** A referral another system wrote: its ServiceRequest. */
+  serviceRequest?: string;
+  /** Why it is on hold: its legal basis is withdrawn or refused. */
+  held?: string;
+  /** Held before it was sent: nothing was shared, and it is sent when the basis is given again. */
+  notSent?: ReferralIn | true;
 }
 
 export interface CheckState {
@@ -198,6 +204,15 @@ export function validateEvent(plan: Plan, state: PathwayState, event: PathwayEve
     case 'handoff-updated':
       if (!state.handoffs.some((h) => h.key === event.key)) throw new PathwayInputError(`No handoff '${event.key}' in this family's pathway`);
       break;
+    case 'referral-received': {
+      const def = plan.handoffs[event.handoff];
+      if (!def) throw new PathwayInputError(`No handoff '${event.handoff}' in this pathway; it knows ${Object.keys(plan.handoffs).join(', ')}`);
+      if (!def.startedBy.includes('referral')) throw new PathwayInputError(`Handoff '${event.handoff}' is not started by referrals (startedBy: ${def.startedBy.join(', ')})`);
+      if (!/^[a-z0-9][a-z0-9-]{0,80}$/.test(event.key ?? '')) throw new PathwayInputError(`key must be lower-case letters, digits and hyphens, got '${event.key}'`);
+      if (!/^ServiceRequest\/[A-Za-z0-9\-.]{1,64}$/.test(event.serviceRequest ?? '')) throw new PathwayInputError(`serviceRequest must be a reference such as ServiceRequest/123, got '${event.serviceRequest}'`);
+      if (!/^Organization\/[A-Za-z0-9\-.]{1,64}$/.test(event.performer ?? '')) throw new PathwayInputError(`performer must be an Organization reference, got '${event.performer}'`);
+      break;
+    }
   }
 }
 
@@ -443,15 +458,62 @@ function act(ctx: Ctx, action: Action, ruleId: string, f: FireContext) {
     const open = state.handoffs.find((h) => h.handoff === action.handoff && !['completed', 'cancelled', 'rejected', 'failed'].includes(h.status));
     if (open) return note(ctx, f.date, `Handoff ${action.handoff} is already open`, { rule: ruleId });
     const handoffKey = `${action.handoff}-${state.handoffs.filter((h) => h.handoff === action.handoff).length + 1}`;
-    state.handoffs.push({ key: handoffKey, handoff: action.handoff, status: 'requested', openedOn: f.date, updatedOn: f.date, rule: ruleId });
-    note(ctx, f.date, `Handoff started: ${plan.handoffs[action.handoff]?.title ?? action.handoff}`, { rule: ruleId });
-    ctx.effects.push({ type: 'start-handoff', key: handoffKey, on: f.date, handoff: action.handoff, rule: ruleId }, { type: 'care-plan' });
+    openHandoff(ctx, action.handoff, handoffKey, f.date, { rule: ruleId });
   } else if ('notifyCoordinator' in action) {
     ctx.effects.push({ type: 'notify-coordinator', key: key(), on: f.date, text: action.notifyCoordinator, rule: ruleId, ...(f.step ? { step: f.step.key } : {}) });
   } else if ('openCheck' in action) {
     openCheck(ctx, action.openCheck, plan.checks[action.openCheck].owner, f.date);
   } else if ('exit' in action) {
     close(ctx, action.exit, f.date);
+  }
+}
+
+/** The family's answer on a legal basis that stops sharing under it. */
+const WITHHELD: ReadonlyArray<string> = ['withdrawn', 'rejected'];
+
+/**
+ * Opens a handoff, behind its legal basis: when the family has withdrawn or
+ * refused the basis the definition names (e.g. consent), nothing is sent:
+ * the handoff is held (on-hold, visible to the coordinator, who is told)
+ * and is sent when the basis is given again.
+ */
+function openHandoff(ctx: Ctx, handoff: string, key: string, date: IsoDate, from: { rule?: string; referral?: ReferralIn }) {
+  const { state, plan } = ctx;
+  const def = plan.handoffs[handoff];
+  const title = def?.title ?? handoff;
+  const extra = from.rule ? { rule: from.rule } : {};
+  const answer = def ? state.consent[def.legalBasis] : undefined;
+  const h: HandoffState = { key, handoff, status: 'requested', openedOn: date, updatedOn: date, ...extra, ...(from.referral ? { serviceRequest: from.referral.serviceRequest } : {}) };
+  state.handoffs.push(h);
+  ctx.effects.push({ type: 'care-plan' });
+  if (def && answer && WITHHELD.includes(answer)) {
+    Object.assign(h, { status: 'on-hold', held: `legal basis ${def.legalBasis} ${answer}`, notSent: from.referral ?? true });
+    note(ctx, date, `Handoff held, not sent: ${title} (legal basis ${def.legalBasis} ${answer})`, extra);
+    ctx.effects.push({ type: 'notify-coordinator', key: `${key}-held`, on: date, text: `"${title}" was not sent: its legal basis (${def.legalBasis}) is ${answer}. It is sent if the family gives it again.`, ...extra });
+    return;
+  }
+  note(ctx, date, `${from.referral ? 'Referral received' : 'Handoff started'}: ${title}`, extra);
+  ctx.effects.push({ type: 'start-handoff', key, on: date, handoff, ...extra, ...(from.referral ? { referral: from.referral } : {}) });
+}
+
+/** The family answered on a legal basis: handoffs under it not yet decided are held, or, held before they were sent, sent now. */
+function legalBasisChanged(ctx: Ctx, basis: LegalBasis, answer: 'active' | 'rejected' | 'withdrawn', date: IsoDate) {
+  const { state, plan } = ctx;
+  for (const h of state.handoffs) {
+    const def = plan.handoffs[h.handoff];
+    if (def?.legalBasis !== basis) continue;
+    if (WITHHELD.includes(answer) && ['requested', 'received'].includes(h.status) && !h.held) {
+      Object.assign(h, { status: 'on-hold', held: `legal basis ${basis} ${answer}`, updatedOn: date });
+      note(ctx, date, `Handoff on hold: ${def.title} (legal basis ${basis} ${answer})`);
+      ctx.effects.push({ type: 'hold-handoff', key: h.key, on: date, reason: `The legal basis for sharing (${basis}) was ${answer} on ${date}; do not act on this request.` }, { type: 'care-plan' });
+    } else if (answer === 'active' && h.notSent) {
+      const referral = h.notSent === true ? undefined : h.notSent;
+      Object.assign(h, { status: 'requested', updatedOn: date });
+      delete h.held;
+      delete h.notSent;
+      note(ctx, date, `Handoff sent, its legal basis given again: ${def.title}`);
+      ctx.effects.push({ type: 'start-handoff', key: h.key, on: date, handoff: h.handoff, ...(h.rule ? { rule: h.rule } : {}), ...(referral ? { referral } : {}) }, { type: 'care-plan' });
+    }
   }
 }
 
@@ -527,6 +589,7 @@ function handle(ctx: Ctx, event: PathwayEvent) {
     case 'consent-changed':
       state.consent[event.basis] = event.status;
       note(ctx, event.date, `Legal basis ${event.basis}: ${event.status}`);
+      legalBasisChanged(ctx, event.basis, event.status, event.date);
       fire(ctx, 'consent-changed', { date: event.date, basis: event.basis, consent: event.status });
       if (event.basis === 'consent' && event.status === 'withdrawn') exitFor(ctx, 'consent-withdrawn', event.date);
       return;
@@ -566,8 +629,14 @@ function handle(ctx: Ctx, event: PathwayEvent) {
       fire(ctx, 'screening-recorded', { date: event.date, ...(s ? { step: s } : {}), instrument: event.instrument, band: band?.id, items: event.items ?? {} });
       return;
     }
+    case 'referral-received': {
+      if (state.handoffs.some((h) => h.key === event.key)) return note(ctx, event.date, `Referral ${event.serviceRequest} is already a handoff`);
+      const referral: ReferralIn = { serviceRequest: event.serviceRequest, performer: event.performer, ...(event.requester ? { requester: event.requester } : {}) };
+      return openHandoff(ctx, event.handoff, event.key, event.date, { referral });
+    }
     case 'handoff-updated': {
       const h = state.handoffs.find((x) => x.key === event.key)!;
+      if (h.held && event.status !== 'on-hold') delete h.held;
       h.status = event.status;
       h.updatedOn = event.date;
       note(ctx, event.date, `Handoff ${plan.handoffs[h.handoff]?.title ?? h.handoff}: ${event.status}`);

@@ -12,7 +12,8 @@
  * communication.html, servicerequest.html)
  */
 import { createHash } from 'node:crypto';
-import type { CarePlan, CarePlanActivity, Coding, Communication, Encounter, Organization, Reference, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { CarePlan, CarePlanActivity, Coding, Communication, Consent, Encounter, Organization, Reference, ServiceRequest, Task } from '@medplum/fhirtypes';
+import { buildLegalBasisConsent, HANDOFF_RELEASE_CATEGORY, isLegalBasis, LEGAL_BASIS_EXTENSION, legalBasisCoding, type LegalBasisCode } from './legal-basis';
 
 export const FORLOP_SYSTEMS = {
   family: 'https://forlop.no/fhir/sid/family',
@@ -23,6 +24,7 @@ export const FORLOP_SYSTEMS = {
   stepState: 'https://forlop.no/fhir/CodeSystem/step-state',
   communicationCategory: 'https://forlop.no/fhir/CodeSystem/communication-category',
   phaseExtension: 'https://forlop.no/fhir/StructureDefinition/pathway-phase',
+  taskInput: 'https://forlop.no/fhir/CodeSystem/task-input',
 } as const;
 
 /** A stable resource id (UUID form) for a thing of a family, e.g. (family, 'Encounter', 'hs-6w'). */
@@ -169,21 +171,49 @@ export interface HandoffRequestInput {
   on: string;
   title: string;
   reason?: Coding;
-  legalBasis: string;
+  legalBasis: LegalBasisCode;
   subject: string;
   requester: Party;
   owner: Party;
 }
 
-/** A handoff as the closed-loop referral pattern has it: what is asked (ServiceRequest) and who must act (Task). */
-export function buildHandoffRequest(input: HandoffRequestInput): { serviceRequest: ServiceRequest; task: Task } {
+/** The Consent recording a handoff's legal basis: written with (before) the ServiceRequest and Task, in the same transaction. */
+export const handoffConsentId = (familyId: string, key: string) => stableId(familyId, 'Consent', key);
+export const handoffTaskId = (familyId: string, key: string) => stableId(familyId, 'Task', key);
+const handoffIdentifier = (familyId: string, key: string) => [{ system: FORLOP_SYSTEMS.handoff, value: `${familyId}/${key}` }];
+
+function handoffConsent(input: { familyId: string; key: string; on: string; legalBasis: string; subject: string; requester: Party; owner: Party; data: string }): Consent {
+  if (!isLegalBasis(input.legalBasis)) throw new TypeError(`Unknown legal basis '${input.legalBasis}'`);
+  return buildLegalBasisConsent({
+    id: handoffConsentId(input.familyId, input.key),
+    identifier: handoffIdentifier(input.familyId, input.key),
+    basis: input.legalBasis,
+    status: 'active',
+    category: HANDOFF_RELEASE_CATEGORY,
+    patient: input.subject,
+    on: input.on,
+    sender: input.requester,
+    receiver: input.owner,
+    data: input.data,
+  });
+}
+
+/**
+ * A handoff as the closed-loop referral pattern has it: what is asked
+ * (ServiceRequest) and who must act (Task), with the legal basis for sharing
+ * recorded first (Consent, referenced as ServiceRequest.supportingInfo).
+ */
+export function buildHandoffRequest(input: HandoffRequestInput): { consent: Consent; serviceRequest: ServiceRequest; task: Task } {
   const serviceRequestId = stableId(input.familyId, 'ServiceRequest', input.key);
-  const identifier = [{ system: FORLOP_SYSTEMS.handoff, value: `${input.familyId}/${input.key}` }];
+  const identifier = handoffIdentifier(input.familyId, input.key);
+  const consent = handoffConsent({ ...input, data: `ServiceRequest/${serviceRequestId}` });
   return {
+    consent,
     serviceRequest: {
       resourceType: 'ServiceRequest',
       id: serviceRequestId,
       identifier,
+      extension: [{ url: LEGAL_BASIS_EXTENSION, valueCoding: legalBasisCoding(input.legalBasis) }],
       status: 'active',
       intent: 'order',
       code: { text: input.title },
@@ -193,11 +223,12 @@ export function buildHandoffRequest(input: HandoffRequestInput): { serviceReques
       authoredOn: input.on,
       requester: input.requester,
       performer: [input.owner],
+      supportingInfo: [{ reference: `Consent/${consent.id}`, display: 'Legal basis for sharing' }],
       note: [{ text: `Legal basis for sharing: ${input.legalBasis}` }],
     },
     task: {
       resourceType: 'Task',
-      id: stableId(input.familyId, 'Task', input.key),
+      id: handoffTaskId(input.familyId, input.key),
       identifier,
       status: 'requested',
       businessStatus: { text: 'created' },
@@ -208,6 +239,50 @@ export function buildHandoffRequest(input: HandoffRequestInput): { serviceReques
       authoredOn: input.on,
       requester: input.requester,
       owner: input.owner,
+    },
+  };
+}
+
+export interface ReferralTaskInput {
+  familyId: string;
+  key: string;
+  on: string;
+  title: string;
+  legalBasis: LegalBasisCode;
+  subject: string;
+  /** The ServiceRequest another system wrote (ServiceRequest/123). */
+  serviceRequest: string;
+  /** Its requester and performer: who asks and who must act. */
+  requester: Party;
+  owner: Party;
+}
+
+/**
+ * A referral another system wrote (its ServiceRequest) taken into a handoff:
+ * the Task for the performer (focus the ServiceRequest), with the legal
+ * basis recorded as a Consent and named as the Task's input.
+ */
+export function buildReferralTask(input: ReferralTaskInput): { consent: Consent; task: Task } {
+  const identifier = handoffIdentifier(input.familyId, input.key);
+  const consent = handoffConsent({ ...input, data: input.serviceRequest });
+  return {
+    consent,
+    task: {
+      resourceType: 'Task',
+      id: handoffTaskId(input.familyId, input.key),
+      identifier,
+      extension: [{ url: LEGAL_BASIS_EXTENSION, valueCoding: legalBasisCoding(input.legalBasis) }],
+      status: 'requested',
+      businessStatus: { text: 'created' },
+      intent: 'order',
+      description: input.title,
+      focus: { reference: input.serviceRequest },
+      for: { reference: input.subject },
+      basedOn: [{ reference: input.serviceRequest }],
+      authoredOn: input.on,
+      requester: input.requester,
+      owner: input.owner,
+      input: [{ type: { coding: [{ system: FORLOP_SYSTEMS.taskInput, code: 'legal-basis' }], text: 'Legal basis for sharing' }, valueReference: { reference: `Consent/${consent.id}` } }],
     },
   };
 }

@@ -44,6 +44,13 @@ describe('participatingOrganisations', () => {
     expect([...participatingOrganisations(handoff, context)]).toEqual([org('sarpsborg-helsestasjon'), org('barnevern')]);
   });
 
+  it("names a Consent's releasing organisation and the recipients its provision permits", () => {
+    const consent = { resourceType: 'Consent', id: 'c', patient: { reference: 'Patient/b-mor' }, organization: [{ reference: org('sarpsborg-helsestasjon') }], provision: { actor: [{ role: { text: 'IRCP' }, reference: { reference: org('dps') } }] } };
+    expect([...participatingOrganisations(consent)]).toEqual([org('sarpsborg-helsestasjon'), org('dps')]);
+    expect(organisationAccess(as('dps'), consent, context)).toMatchObject({ allowed: true, basis: 'participant' });
+    expect(organisationAccess(fredrikstad, consent, context)).toMatchObject({ allowed: false });
+  });
+
   it('counts only membership resources for the family, not handoffs', () => {
     expect([...familyA].sort()).toEqual([org('familieambulatorium'), org('sarpsborg-helsestasjon')]);
   });

@@ -41,6 +41,9 @@ export const PARTICIPATION_RULES: Readonly<Record<string, ParticipationRule>> = 
   ServiceRequest: { organisations: ['requester', 'performer'], family: 'subject' },
   Task: { organisations: ['requester', 'owner', 'restriction.recipient'], family: 'for' },
   Communication: { organisations: ['sender', 'recipient'], family: 'subject' },
+  // The legal basis of a release (a handoff's) or the family's consent to sharing: the releasing
+  // organisation and the recipients it permits, and the family's organisations.
+  Consent: { organisations: ['organization', 'provision.actor.reference'], family: 'patient' },
   // Clinical records belong to the family and to the organisation that made them.
   Encounter: { organisations: ['serviceProvider'], family: 'subject' },
   Observation: { organisations: ['performer'], family: 'subject' },

@@ -55,6 +55,10 @@ export interface HandoffSummary {
   /** Days from today to the deadline (negative: overdue). */
   daysLeft?: number;
   escalations: number;
+  /** Why it is on hold: its legal basis was withdrawn or refused (not sent at all, or the Task put on hold). */
+  held?: string;
+  /** A referral another system wrote: its ServiceRequest. */
+  serviceRequest?: string;
 }
 
 export interface FamilySummary {
@@ -168,9 +172,11 @@ export function coordinatorApi(options: CoordinatorApiOptions): express.Router {
       handoff: h.handoff,
       status: progress?.status ?? h.status,
       openedOn: h.openedOn,
-      // The deadline is for a decision: once accepted or rejected, it no longer runs.
-      ...(deadline && !progress?.decidedOn ? { deadline, daysLeft: daysBetween(on, deadline) } : {}),
+      // The deadline is for a decision: once accepted or rejected, or while held, it no longer runs.
+      ...(deadline && !progress?.decidedOn && !progress?.held ? { deadline, daysLeft: daysBetween(on, deadline) } : {}),
       escalations: progress?.escalationsSent ?? 0,
+      ...(h.held || progress?.held ? { held: h.held ?? progress?.held } : {}),
+      ...(h.serviceRequest ? { serviceRequest: h.serviceRequest } : {}),
     };
   }
 

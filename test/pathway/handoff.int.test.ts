@@ -7,9 +7,9 @@
  * leader, each visible as a Communication on its day, and reports its status
  * to the family, whose state then opens the §10a check.
  */
-import type { ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Consent, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { stableId } from '../../fhir/builders/pathway';
-import { handoffQuery, handoffWorkflowId, openHandoffsQuery, pathwayStateQuery, recordEventUpdate, taskStatusSignal } from '../../workflows/messages';
+import { consentChangedSignal, handoffQuery, handoffWorkflowId, openHandoffsQuery, pathwayStateQuery, recordEventUpdate, referralReceivedSignal, taskStatusSignal } from '../../workflows/messages';
 import { startFamily, type PathwayHarness } from './harness';
 import { savePathwayHistories } from './history-fixtures';
 
@@ -92,4 +92,35 @@ it('times the pakkeforløp milestones a familieambulatorium referral reports, an
   expect(late.map((n) => [n.sent, n.priority, n.recipient?.[0]?.reference])).toEqual([['2026-03-12', 'urgent', 'Practitioner/coordinator-1']]);
   expect((await handoff.query(handoffQuery)).reached).toEqual({ accepted: ['2026-03-04'], 'first-attendance': ['2026-03-04'] });
   await record('milestones', [key]);
+});
+
+it('takes a referral in as a handoff once, holds it when the family refuses the legal basis, and sends a held one when it is given again', async () => {
+  family = await startFamily({ definition: 'Basisprogram', enrolment: '2026-03-02', dueDate: '2026-09-15' });
+  await family.sleepUntil('2026-03-04');
+  const key = 'mental-health-referral-in-0123456789ab';
+  const referral = { handoff: 'mental-health-referral', key, serviceRequest: 'ServiceRequest/gp-1', requester: 'Organization/legekontor', performer: 'Organization/dps-fredrikstad', date: '2026-03-04' };
+  await family.handle.signal(referralReceivedSignal, { ...referral, eventId: 'ServiceRequest/gp-1/_history/1' });
+  await family.handle.signal(referralReceivedSignal, { ...referral, eventId: 'ServiceRequest/gp-1/_history/2' });
+  await family.sleepUntil('2026-03-05');
+  const task = await family.store.read<Task>('Task', stableId(family.familyId, 'Task', key));
+  expect(task).toMatchObject({ status: 'requested', focus: { reference: 'ServiceRequest/gp-1' }, requester: { reference: 'Organization/legekontor' }, owner: { reference: 'Organization/dps-fredrikstad' } });
+  expect((await family.store.read<Consent>('Consent', stableId(family.familyId, 'Consent', key))).policyRule?.coding?.[0]?.code).toBe('health-personnel-cooperation');
+  // The mother objects to sharing between health personnel: the undecided referral goes on hold.
+  await family.handle.signal(consentChangedSignal, { basis: 'health-personnel-cooperation', status: 'rejected', date: '2026-03-05', eventId: 'Consent/c/_history/1' });
+  await family.sleepUntil('2026-03-06');
+  const handoff = family.env.client.workflow.getHandle(handoffWorkflowId(family.familyId, key));
+  expect(await handoff.query(handoffQuery)).toMatchObject({ status: 'on-hold', held: expect.stringContaining('rejected') });
+  expect((await family.store.read<Task>('Task', task.id!)).status).toBe('on-hold');
+  // An EPDS of 16 now: the rule's referral is held, not sent; sent once she agrees again.
+  await family.handle.executeUpdate(recordEventUpdate, { args: [{ type: 'screening-recorded', instrument: 'epds', score: 16, items: { '10': 0 }, date: '2026-03-06' }] });
+  await family.handle.signal(referralReceivedSignal, { ...referral, key: 'mental-health-referral-in-ba9876543210', serviceRequest: 'ServiceRequest/gp-2', date: '2026-03-06' });
+  let state = await family.handle.query(pathwayStateQuery);
+  expect(state.handoffs.map((h) => [h.key, h.status, !!h.notSent])).toEqual([[key, 'on-hold', false], ['mental-health-referral-in-ba9876543210', 'on-hold', true]]);
+  await family.sleepUntil('2026-03-09');
+  await family.handle.signal(consentChangedSignal, { basis: 'health-personnel-cooperation', status: 'active', date: '2026-03-09', eventId: 'Consent/c/_history/2' });
+  await family.sleepUntil('2026-03-10');
+  state = await family.handle.query(pathwayStateQuery);
+  expect(state.handoffs.map((h) => [h.key, h.status])).toEqual([[key, 'on-hold'], ['mental-health-referral-in-ba9876543210', 'requested']]);
+  expect((await family.store.read<Task>('Task', stableId(family.familyId, 'Task', 'mental-health-referral-in-ba9876543210'))).focus?.reference).toBe('ServiceRequest/gp-2');
+  await record('legal-basis-hold', [key, 'mental-health-referral-in-ba9876543210']);
 });
