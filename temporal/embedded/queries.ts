@@ -101,7 +101,9 @@ export function claimQueryTask(engine: Engine, id: string): Msg | undefined {
     history: { events: exec.history },
     query: q.query,
     workflowExecutionTaskQueue: { name: exec.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-    startedEventId: exec.history.length,
+    // 0 marks a query-only task: the SDK core then answers it from its cached run (or a replay)
+    // instead of taking it for a workflow task, which it would buffer behind one in flight.
+    startedEventId: 0,
     previousStartedEventId: exec.previousStartedEventId,
     attempt: 1,
   };
