@@ -1,7 +1,8 @@
 /**
  * Which pathway event a stored FHIR resource version means, if any:
  *  - EpisodeOfCare of type Forløp pathway: enrolment (or, finished/cancelled, the end);
- *  - Encounter finished (or cancelled, when not one Forløp planned itself): a contact;
+ *  - Encounter finished (or cancelled, when not one Forløp planned itself): a contact,
+ *    once per Encounter and outcome (later versions of it are not new contacts);
  *  - Observation coded as one of the plan's instruments: a screening result
  *    (components coded with the item number give item answers, e.g. EPDS item 10);
  *  - Patient linked to the mother, with a birth date: the birth;
@@ -13,8 +14,9 @@
  *  - ServiceRequest another system wrote (no Forløp handoff identifier),
  *    active, addressed to one of the family's services whose handoff takes
  *    referrals: a referral in, started as a handoff.
- * Each event's id is the resource version it came from, so delivering the same
- * version twice changes nothing (the workflow drops ids it has applied).
+ * Each event's id is the resource version it came from (an Encounter's: the
+ * Encounter and its outcome; a birth's: the child), so delivering the same
+ * thing twice changes nothing (the workflow drops ids it has applied).
  */
 import type { Consent, Encounter, EpisodeOfCare, Observation, Patient, QuestionnaireResponse, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { CONSENT_CATEGORY_SYSTEM, isLegalBasis, LEGAL_BASIS_SYSTEM, PATHWAY_SHARING_CATEGORY } from '../fhir/builders/legal-basis';
@@ -123,7 +125,9 @@ function routeEncounter(e: Encounter, today: string): Routed | undefined {
       ...(planned ? { step: planned.split('/').slice(1).join('/') } : {}),
       ...(code?.system && code.code ? { code: { system: code.system, code: code.code } } : {}),
       encounter: `Encounter/${e.id}`,
-      eventId: versionId(e),
+      // One event per encounter and outcome, whatever versions the service writes (a retried PUT, a
+      // correction of a note): an Encounter finished twice is still one contact or one session.
+      eventId: `${status}:Encounter/${e.id}`,
     },
   };
 }
