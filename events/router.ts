@@ -1,6 +1,7 @@
 /**
- * The event router: follows the FHIR store's change feed in order and
- * delivers what each stored version means to the family's workflow
+ * The event router: follows the FHIR store's change feed and delivers what
+ * each stored version means to the family's workflow, in feed order for each
+ * family (families side by side)
  * (signal-with-start style enrolment, then signals). Its position is kept
  * in the store (a checkpoint per reader), so nothing is lost while Temporal
  * or the worker is down: a change is passed on once the server has accepted
@@ -28,7 +29,10 @@ export interface EventRouterOptions {
   /** Organisation delivering each service, for the family's references (service id -> Organization/...). */
   services?: Record<string, string>;
   reader?: string;
+  /** Changes read from the feed at a time (default 500). */
   batchSize?: number;
+  /** Families delivered to at once (default 16); one family's changes always go in order. */
+  concurrency?: number;
   log?: (msg: string, fields?: object) => void;
   /** Today in Oslo; default from the clock. */
   today?: () => string;
@@ -47,27 +51,51 @@ export class EventRouter {
     this.reader = options.reader ?? 'pathway-router';
   }
 
-  /** Delivers the next batch of changes; returns how many were passed on (0 when caught up or blocked). */
+  /**
+   * Delivers the next batch of changes; returns how many were passed on (0
+   * when caught up or blocked). Changes about one mother (her family) are
+   * delivered one after another in feed order; different families go at
+   * once. The checkpoint moves to the last change before the first one that
+   * could not be delivered; what was delivered after it comes again later
+   * and is dropped by its workflow as the duplicate it is.
+   */
   async runOnce(): Promise<number> {
     const { store } = this.options;
-    let position = await store.checkpoint(this.reader);
-    const changes = await store.changesAfter(position, this.options.batchSize ?? 100);
-    let passed = 0;
+    const position = await store.checkpoint(this.reader);
+    const changes = await store.changesAfter(position, this.options.batchSize ?? 500);
+    if (changes.length === 0) return 0;
+    const today = this.today();
+    const lanes = new Map<string, typeof changes>();
     for (const change of changes) {
-      if (!change.deleted) {
-        try {
-          await this.deliver(change.resource);
-        } catch (error) {
-          // Temporal unreachable or refusing: stop here and try again from this change later.
-          this.options.log?.('event router paused', { seq: change.seq, error: (error as Error).message });
-          break;
-        }
-      }
-      position = change.seq;
-      await store.saveCheckpoint(this.reader, position);
-      passed++;
+      if (change.deleted) continue;
+      const routed = routeResource(change.resource, today);
+      if (!routed) continue;
+      const lane = lanes.get(routed.patient);
+      if (lane) lane.push(change);
+      else lanes.set(routed.patient, [change]);
     }
-    return passed;
+    let blockedAt = Infinity;
+    const queue = [...lanes.values()];
+    await Promise.all(
+      Array.from({ length: Math.min(this.options.concurrency ?? 16, queue.length) }, async () => {
+        for (let lane = queue.shift(); lane; lane = queue.shift()) {
+          for (const change of lane) {
+            if (change.seq > blockedAt) break;
+            try {
+              await this.deliver(change.resource);
+            } catch (error) {
+              // Temporal unreachable or refusing: try again from this change later.
+              this.options.log?.('event router paused', { seq: change.seq, error: (error as Error).message });
+              blockedAt = Math.min(blockedAt, change.seq);
+              break;
+            }
+          }
+        }
+      }),
+    );
+    const passed = changes.filter((c) => c.seq < blockedAt);
+    if (passed.length > 0) await store.saveCheckpoint(this.reader, passed[passed.length - 1].seq);
+    return passed.length;
   }
 
   /** Delivers batches until the feed is caught up (or delivery is blocked). */
