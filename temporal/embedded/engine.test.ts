@@ -96,3 +96,17 @@ describe('queries', () => {
     engine.stop();
   });
 });
+
+describe('closed runs', () => {
+  it('keep their history as bytes and give the same events back', async () => {
+    const { engine, exec } = startedEngine(10_000);
+    const task = claim(engine, exec.key, exec.wft.seq)!;
+    engine.completeWorkflowTask({ taskToken: task.taskToken, commands: [{ commandType: enums.CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION, completeWorkflowExecutionCommandAttributes: { result: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"done"') }] } } }] });
+    const before = exec.history.map((e) => ({ ...e }));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(Object.getOwnPropertyDescriptor(exec, 'history')?.get).toBeDefined();
+    expect(exec.history.map((e) => e.eventType)).toEqual(before.map((e) => e.eventType));
+    expect(exec.history[4].workflowExecutionCompletedEventAttributes.result.payloads[0].data.toString()).toBe('"done"');
+    engine.stop();
+  });
+});
