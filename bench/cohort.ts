@@ -11,7 +11,8 @@
  * skipping, the real worker, the FHIR store on PGlite in memory. Prints wall
  * time, families/s, workflow runs, FHIR resources written and peak memory
  * (RSS, sampled every 100 ms).
- * Options: --families N (default 1000), --concurrency N (starts in flight, default 200).
+ * Options: --families N (default 1000), --concurrency N (starts in flight, default 200),
+ * --cache N (workflows the worker keeps cached; fewer saves memory and costs replays).
  */
 import { randomUUID } from 'node:crypto';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -80,6 +81,7 @@ export async function run(args: string[]): Promise<void> {
     maxConcurrentWorkflowTaskExecutions: 100,
     maxConcurrentActivityTaskExecutions: 100,
     workflowThreadPoolSize: option(args, 'workflow-threads', 2),
+    ...(args.includes('--cache') ? { maxCachedWorkflows: option(args, 'cache', 0) } : {}),
   });
 
   let peakRss = process.memoryUsage().rss;

@@ -37,6 +37,8 @@ export interface ForlopWorkerOptions {
   maxConcurrentActivityTaskExecutions?: number;
   /** Threads running workflow code (the SDK's default is 1). */
   workflowThreadPoolSize?: number;
+  /** Workflows kept in the worker's cache between tasks (the SDK's default follows the heap size). */
+  maxCachedWorkflows?: number;
 }
 
 export async function createForlopWorker(options: ForlopWorkerOptions): Promise<Worker> {
@@ -50,5 +52,6 @@ export async function createForlopWorker(options: ForlopWorkerOptions): Promise<
     ...(options.maxConcurrentWorkflowTaskExecutions ? { maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTaskExecutions } : {}),
     ...(options.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions } : {}),
     ...(options.workflowThreadPoolSize ? { workflowThreadPoolSize: options.workflowThreadPoolSize } : {}),
+    ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
   });
 }
