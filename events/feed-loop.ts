@@ -51,3 +51,42 @@ export class FeedLoop {
     else this.timer = setTimeout(() => void this.tick(), this.intervalMs);
   }
 }
+
+/**
+ * A reader of the FHIR change feed (the event router, the subscription
+ * notifier): `runOnce` passes on the next batch and says how many changes it
+ * passed; the follower runs it until caught up, on every poll and on every
+ * write in this process other than an AuditEvent.
+ */
+export abstract class FeedFollower {
+  protected stopped = false;
+  private loop?: FeedLoop;
+  private unsubscribe?: () => void;
+
+  protected constructor(
+    private readonly follow: { store: { onChange(listener: (resourceType: string) => void): () => void }; log?: (msg: string, fields?: object) => void },
+    private readonly name: string,
+  ) {}
+
+  abstract runOnce(): Promise<number>;
+
+  /** Passes batches on until the feed is caught up (or passing is blocked). */
+  async runUntilCaughtUp(): Promise<void> {
+    while (!this.stopped && (await this.runOnce()) > 0);
+  }
+
+  /** Follows the change feed until stop(): polls, and wakes at once on writes in this process. */
+  start(intervalMs = 250): void {
+    this.loop = new FeedLoop(() => this.runUntilCaughtUp(), (error) => this.follow.log?.(`${this.name} error`, { error: error.message }), intervalMs);
+    this.unsubscribe = this.follow.store.onChange((type) => {
+      if (type !== 'AuditEvent') this.loop?.wake();
+    });
+    this.loop.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    await this.loop?.stop();
+  }
+}

@@ -18,7 +18,7 @@ import type { Plan } from '../pathways/plan';
 import type { FamilyPathwayInput } from '../workflows/family-pathway';
 import { EVENT_SIGNALS, FAMILY_PATHWAY_WORKFLOW, familyWorkflowId, handoffWorkflowId, taskStatusSignal } from '../workflows/messages';
 import type { PathwayEvent } from '../workflows/pathway-events';
-import { FeedLoop } from './feed-loop';
+import { FeedFollower } from './feed-loop';
 import { PATHWAY_TYPE_SYSTEM, questionnaireEvent, referralEvent, routeResource, screeningEvent, type Enrolment, type FamilyContext, type Routed } from './map-resource';
 
 export interface EventRouterOptions {
@@ -41,13 +41,11 @@ export interface EventRouterOptions {
 /** The pseudonymous family id of an enrolment: derived from the EpisodeOfCare id, never from a person. */
 export const familyIdOf = (episodeId: string) => stableId('forlop-family', 'EpisodeOfCare', episodeId);
 
-export class EventRouter {
+export class EventRouter extends FeedFollower {
   private readonly reader: string;
-  private loop?: FeedLoop;
-  private unsubscribe?: () => void;
-  private stopped = false;
 
   constructor(private readonly options: EventRouterOptions) {
+    super(options, 'event router');
     this.reader = options.reader ?? 'pathway-router';
   }
 
@@ -96,26 +94,6 @@ export class EventRouter {
     const passed = changes.filter((c) => c.seq < blockedAt);
     if (passed.length > 0) await store.saveCheckpoint(this.reader, passed[passed.length - 1].seq);
     return passed.length;
-  }
-
-  /** Delivers batches until the feed is caught up (or delivery is blocked). */
-  async runUntilCaughtUp(): Promise<void> {
-    while (!this.stopped && (await this.runOnce()) > 0);
-  }
-
-  /** Follows the change feed until stop(): polls, and wakes at once on writes in this process. */
-  start(intervalMs = 250): void {
-    this.loop = new FeedLoop(() => this.runUntilCaughtUp(), (error) => this.options.log?.('event router error', { error: error.message }), intervalMs);
-    this.unsubscribe = this.options.store.onChange((type) => {
-      if (type !== 'AuditEvent') this.loop?.wake();
-    });
-    this.loop.start();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.unsubscribe?.();
-    await this.loop?.stop();
   }
 
   private today(): string {

@@ -16,7 +16,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import type { Resource, Subscription } from '@medplum/fhirtypes';
 import type { FhirStore } from '../fhir/store';
 import { SUBSCRIPTION_DELIVERY_WORKFLOW, subscriptionDeliveryWorkflowId } from '../workflows/subscription-delivery';
-import { FeedLoop } from '../events/feed-loop';
+import { FeedFollower } from '../events/feed-loop';
 import { CriteriaError, matches, parseCriteria, SUBSCRIBABLE_TYPES, type ParsedCriteria } from './criteria';
 import type { NotificationInput } from './delivery-activities';
 
@@ -44,14 +44,12 @@ export function subscriptionProblem(subscription: Subscription): string | undefi
   return undefined;
 }
 
-export class SubscriptionNotifier {
+export class SubscriptionNotifier extends FeedFollower {
   private readonly reader: string;
   private subscriptions?: Map<string, { subscription: Subscription; criteria: ParsedCriteria }>;
-  private loop?: FeedLoop;
-  private unsubscribe?: () => void;
-  private stopped = false;
 
   constructor(private readonly options: SubscriptionNotifierOptions) {
+    super(options, 'subscription notifier');
     this.reader = options.reader ?? 'subscription-notifier';
   }
 
@@ -75,25 +73,6 @@ export class SubscriptionNotifier {
       passed++;
     }
     return passed;
-  }
-
-  async runUntilCaughtUp(): Promise<void> {
-    while (!this.stopped && (await this.runOnce()) > 0);
-  }
-
-  /** Follows the change feed until stop(): polls, and wakes at once on writes in this process. */
-  start(intervalMs = 250): void {
-    this.loop = new FeedLoop(() => this.runUntilCaughtUp(), (error) => this.options.log?.('subscription notifier error', { error: error.message }), intervalMs);
-    this.unsubscribe = this.options.store.onChange((type) => {
-      if (type !== 'AuditEvent') this.loop?.wake();
-    });
-    this.loop.start();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.unsubscribe?.();
-    await this.loop?.stop();
   }
 
   private async loadSubscriptions(): Promise<void> {
