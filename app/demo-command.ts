@@ -10,27 +10,16 @@
  * API shows. Nothing is kept; `npm start` is the real thing.
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { EpisodeOfCare, Patient, Task } from '@medplum/fhirtypes';
-import { DUE_DATE_EXTENSION, PATHWAY_TYPE_SYSTEM } from '../events/map-resource';
+import type { Task } from '@medplum/fhirtypes';
 import type { FamilySummary } from '../server/coordinator/api';
 import { startInProcessStack, type InProcessStack } from './in-process-stack';
 
 const say = (text: string) => console.log(text);
 
 async function enrol(stack: InProcessStack, token: string, pathway: string, dueDate: string, start: string): Promise<string> {
-  const mother = await stack.call<Patient>(token, 'POST', '/fhir/Patient', { resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } });
-  const episode = await stack.call<EpisodeOfCare>(token, 'POST', '/fhir/EpisodeOfCare', {
-    resourceType: 'EpisodeOfCare',
-    status: 'active',
-    type: [{ coding: [{ system: PATHWAY_TYPE_SYSTEM, code: pathway }] }],
-    patient: { reference: `Patient/${mother.body.id}` },
-    managingOrganization: { reference: 'Organization/sarpsborg-kommune' },
-    period: { start },
-    extension: [{ url: DUE_DATE_EXTENSION, valueDate: dueDate }],
-  });
-  if (episode.status !== 201) throw new Error(`Enrolment failed: HTTP ${episode.status}`);
+  const { patient } = await stack.enrol(token, dueDate, { pathway, start });
   await stack.route();
-  return `Patient/${mother.body.id}`;
+  return patient;
 }
 
 async function ownedTask(stack: InProcessStack, token: string, owner: string): Promise<Task> {

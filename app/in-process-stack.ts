@@ -13,9 +13,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import type { Resource } from '@medplum/fhirtypes';
+import type { EpisodeOfCare, Patient, Resource } from '@medplum/fhirtypes';
 import { createPathwayActivities } from '../activities/pathway-effects';
-import { EventRouter } from '../events/router';
+import { DUE_DATE_EXTENSION, PATHWAY_TYPE_SYSTEM } from '../events/map-resource';
+import { EventRouter, familyIdOf } from '../events/router';
 import { FhirStore, openPglite } from '../fhir/store';
 import { osloDate, osloStartOfDay, type IsoDate } from '../pathways/calendar';
 import { DefinitionRegistry } from '../pathways/registry';
@@ -50,6 +51,12 @@ export interface InProcessStack {
   token(client: string, scope?: string): Promise<string>;
   /** A call with a token; the body parsed as JSON (undefined for none). */
   call<T = Resource>(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /**
+   * Enrols a mother as a municipal system does: her Patient and an active
+   * EpisodeOfCare on `pathway` (default Basisprogram) with her due date,
+   * starting `start` (default today). Throws if either write is refused.
+   */
+  enrol(token: string, dueDate: string, options?: { pathway?: string; start?: string }): Promise<{ patient: string; familyId: string }>;
   close(): Promise<void>;
 }
 
@@ -90,6 +97,15 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
   });
   server.on('request', app);
   const tokens = new Map<string, string>();
+  const call = async <T = Resource>(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/fhir+json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+  };
   return {
     env,
     store,
@@ -108,14 +124,22 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
       if (!tokens.has(key)) tokens.set(key, await getToken(idp, client, scope));
       return tokens.get(key)!;
     },
-    async call(token, method, path, body) {
-      const response = await fetch(`${url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/fhir+json' } : {}) },
-        body: body === undefined ? undefined : JSON.stringify(body),
+    call,
+    async enrol(token, dueDate, options = {}) {
+      const mother = await call<Patient>(token, 'POST', '/fhir/Patient', { resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } });
+      if (mother.status !== 201) throw new Error(`Enrolment: the Patient was refused (HTTP ${mother.status})`);
+      const patient = `Patient/${mother.body.id}`;
+      const episode = await call<EpisodeOfCare>(token, 'POST', '/fhir/EpisodeOfCare', {
+        resourceType: 'EpisodeOfCare',
+        status: 'active',
+        type: [{ coding: [{ system: PATHWAY_TYPE_SYSTEM, code: options.pathway ?? 'Basisprogram' }] }],
+        patient: { reference: patient },
+        managingOrganization: { reference: 'Organization/sarpsborg-kommune' },
+        period: { start: options.start ?? today },
+        extension: [{ url: DUE_DATE_EXTENSION, valueDate: dueDate }],
       });
-      const text = await response.text();
-      return { status: response.status, body: (text ? JSON.parse(text) : undefined) as never };
+      if (episode.status !== 201) throw new Error(`Enrolment: the EpisodeOfCare was refused (HTTP ${episode.status})`);
+      return { patient, familyId: familyIdOf(episode.body.id!) };
     },
     async close() {
       server.closeAllConnections();

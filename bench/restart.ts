@@ -17,10 +17,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { enrolThroughApi, freePort, helsestasjonToken } from '../test/support/processes';
 import { FAMILY_PATHWAY_WORKFLOW } from '../workflows/messages';
 
 function option(args: string[], name: string, fallback: number): number {
@@ -30,14 +30,6 @@ function option(args: string[], name: string, fallback: number): number {
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
   return value;
 }
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -127,37 +119,10 @@ function memory(pid: number): { hwmMb: number; rssMb: number } {
 }
 
 /** A token from the dev IdP for the helsestasjon demo client (app/dev-idp.ts), as test/support/processes.ts gets one. */
-async function helsestasjonHeaders(issuer: string): Promise<Record<string, string>> {
-  const response = await fetch(`${issuer}/token`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from('helsestasjon-secret:dev-secret-helsestasjon').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'system/Patient.cruds system/EpisodeOfCare.cruds system/CarePlan.rs', resource: 'urn:forlop:api' }),
-  });
-  if (!response.ok) throw new Error(`dev IdP token: HTTP ${response.status}`);
-  const { access_token: token } = (await response.json()) as { access_token: string };
-  return { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
-}
-
 /** A mother and her EpisodeOfCare on the basis programme, due in 150 days. */
 async function enrol(api: string, headers: Record<string, string>): Promise<void> {
-  const mother = await fetch(`${api}/Patient`, { method: 'POST', headers, body: JSON.stringify({ resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } }) });
-  if (mother.status !== 201) throw new Error(`Patient refused: HTTP ${mother.status}`);
-  const { id } = (await mother.json()) as { id: string };
-  const episode = await fetch(`${api}/EpisodeOfCare`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({
-      resourceType: 'EpisodeOfCare',
-      status: 'active',
-      type: [{ coding: [{ system: 'https://forlop.no/fhir/CodeSystem/pathway', code: 'Basisprogram' }] }],
-      patient: { reference: `Patient/${id}` },
-      managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' },
-      period: { start: new Date().toISOString().slice(0, 10) },
-      extension: [{ url: 'https://forlop.no/fhir/StructureDefinition/estimated-due-date', valueDate: new Date(Date.now() + 150 * 86_400_000).toISOString().slice(0, 10) }],
-    }),
-  });
-  if (episode.status !== 201) throw new Error(`EpisodeOfCare refused: HTTP ${episode.status}`);
-  await episode.body?.cancel();
+  const { episodeStatus } = await enrolThroughApi(api, headers);
+  if (episodeStatus !== 201) throw new Error(`EpisodeOfCare refused: HTTP ${episodeStatus}`);
 }
 
 const RUNNING_FAMILIES = `WorkflowType = '${FAMILY_PATHWAY_WORKFLOW}' AND ExecutionStatus = 'Running'`;
@@ -192,7 +157,7 @@ export async function run(args: string[]): Promise<void> {
     if (!ready) throw new Error('forlop start did not come up');
     const issuer = started.logged('development OIDC provider running (demo clients; never use in production)')?.issuer as string | undefined;
     if (!issuer) throw new Error('no dev IdP issuer in the log');
-    const headers = await helsestasjonHeaders(issuer);
+    const headers = await helsestasjonToken(issuer);
     const t0 = performance.now();
     let next = 0;
     let enrolled = 0;

@@ -7,9 +7,8 @@
  * overdue contacts and the open handoff with the days left, to the
  * municipality's coordinator only; every call is audited.
  */
-import type { AuditEvent, Bundle, Communication, EpisodeOfCare, Patient, Task } from '@medplum/fhirtypes';
-import { DUE_DATE_EXTENSION, INSTRUMENT_ITEM_SYSTEM, PATHWAY_TYPE_SYSTEM } from '../../events/map-resource';
-import { familyIdOf } from '../../events/router';
+import type { AuditEvent, Bundle, Communication, Patient, Task } from '@medplum/fhirtypes';
+import { INSTRUMENT_ITEM_SYSTEM } from '../../events/map-resource';
 import { FORLOP_SYSTEMS } from '../../fhir/builders/pathway';
 import type { FamilySummary } from '../../server/coordinator/api';
 import { startStack, type Stack } from './harness';
@@ -39,19 +38,7 @@ it('refers an EPDS of 14 at six weeks to DPS, stops the deadline when DPS accept
   const otherMunicipality = await stack.token('helsestasjon-fredrikstad');
 
   // Enrolment over FHIR: the mother and her pathway (EpisodeOfCare), due 1 December.
-  const mother = await stack.call<Patient>(helsestasjon, 'POST', '/fhir/Patient', { resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } });
-  expect(mother.status).toBe(201);
-  const episode = await stack.call<EpisodeOfCare>(helsestasjon, 'POST', '/fhir/EpisodeOfCare', {
-    resourceType: 'EpisodeOfCare',
-    status: 'active',
-    type: [{ coding: [{ system: PATHWAY_TYPE_SYSTEM, code: 'Basisprogram' }] }],
-    patient: { reference: `Patient/${mother.body.id}` },
-    managingOrganization: { reference: 'Organization/sarpsborg-kommune' },
-    period: { start: '2026-11-03' },
-    extension: [{ url: DUE_DATE_EXTENSION, valueDate: '2026-12-01' }],
-  });
-  expect(episode.status).toBe(201);
-  const familyId = familyIdOf(episode.body.id!);
+  const { patient, familyId } = await stack.enrol(helsestasjon, '2026-12-01');
   await stack.route();
 
   // The baby is born on 28 November: a newborn Patient linked to the mother.
@@ -60,7 +47,7 @@ it('refers an EPDS of 14 at six weeks to DPS, stops the deadline when DPS accept
     resourceType: 'Patient',
     birthDate: '2026-11-28',
     managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' },
-    link: [{ other: { reference: `Patient/${mother.body.id}` }, type: 'seealso' }],
+    link: [{ other: { reference: patient }, type: 'seealso' }],
   });
   expect(baby.status).toBe(201);
   await stack.route();
@@ -71,7 +58,7 @@ it('refers an EPDS of 14 at six weeks to DPS, stops the deadline when DPS accept
     resourceType: 'Observation',
     status: 'final',
     code: { coding: [{ system: 'http://loinc.org', code: '99046-5' }] },
-    subject: { reference: `Patient/${mother.body.id}` },
+    subject: { reference: patient },
     effectiveDateTime: '2027-01-09',
     valueInteger: 14,
     component: [{ code: { coding: [{ system: INSTRUMENT_ITEM_SYSTEM, code: '10' }] }, valueInteger: 0 }],
@@ -86,7 +73,7 @@ it('refers an EPDS of 14 at six weeks to DPS, stops the deadline when DPS accept
   const tasks = (owned.body.entry ?? []).map((e) => e.resource!).filter((t) => t.identifier?.some((i) => i.system === FORLOP_SYSTEMS.handoff));
   expect(tasks).toHaveLength(1);
   const task = tasks[0];
-  expect(task).toMatchObject({ status: 'requested', for: { reference: `Patient/${mother.body.id}` }, requester: { reference: 'Organization/sarpsborg-helsestasjon' } });
+  expect(task).toMatchObject({ status: 'requested', for: { reference: patient }, requester: { reference: 'Organization/sarpsborg-helsestasjon' } });
   const request = await stack.call(hospital, 'GET', `/fhir/${task.focus!.reference}`);
   expect(request.status).toBe(200);
 
@@ -97,7 +84,7 @@ it('refers an EPDS of 14 at six weeks to DPS, stops the deadline when DPS accept
   expect(await auditCount()).toBe(before + 1);
   expect(list.body.total).toBe(1);
   let family = list.body.families[0];
-  expect(family).toMatchObject({ familyId, patient: `Patient/${mother.body.id}`, status: 'active', phase: { id: 'infant' } });
+  expect(family).toMatchObject({ familyId, patient, status: 'active', phase: { id: 'infant' } });
   expect(family.overdue.map((s) => s.step)).toEqual(expect.arrayContaining(['hs-home-visit']));
   expect(family.openHandoffs).toEqual([expect.objectContaining({ handoff: 'mental-health-referral', status: 'requested', openedOn: '2027-01-09', escalations: 0 })]);
   expect(family.openHandoffs[0].deadline).toBeUndefined(); // counted from receipt, which has not happened
@@ -120,7 +107,7 @@ it('refers an EPDS of 14 at six weeks to DPS, stops the deadline when DPS accept
   expect(detail.status).toBe(200);
   expect(detail.body.openHandoffs[0]).toMatchObject({ status: 'accepted', escalations: 0 });
   expect(detail.body.timeline.some((e) => e.on === '2027-01-09' && /EPDS|screening/i.test(e.what))).toBe(true);
-  const notices = (await stack.store.search('Communication', { subject: `Patient/${mother.body.id}`, _count: '200' })).resources as Communication[];
+  const notices = (await stack.store.search('Communication', { subject: patient, _count: '200' })).resources as Communication[];
   expect(notices.filter((c) => /escalated/i.test(c.payload?.[0]?.contentString ?? '') && /DPS|psykisk/i.test(c.payload?.[0]?.contentString ?? ''))).toEqual([]);
   // Accepting opened the §10a check for the hospital.
   expect(detail.body.openChecks).toEqual([expect.objectContaining({ check: 'section-10a', status: 'open' })]);

@@ -3,9 +3,7 @@
  * more than once (a retried PUT, then a correction of its text) records one
  * contact, not three.
  */
-import type { Bundle, Encounter, EpisodeOfCare, Patient } from '@medplum/fhirtypes';
-import { DUE_DATE_EXTENSION, PATHWAY_TYPE_SYSTEM } from '../../events/map-resource';
-import { familyIdOf } from '../../events/router';
+import type { Bundle, Encounter } from '@medplum/fhirtypes';
 import { FORLOP_SYSTEMS } from '../../fhir/builders/pathway';
 import { familyWorkflowId, pathwayStateQuery } from '../../workflows/messages';
 import { startStack, type Stack } from './harness';
@@ -31,20 +29,10 @@ async function until<T>(check: () => Promise<T | undefined>): Promise<T> {
 
 it('records an Encounter written three times as one contact', async () => {
   const helsestasjon = await stack.token('helsestasjon');
-  const mother = await stack.call<Patient>(helsestasjon, 'POST', '/fhir/Patient', { resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } });
-  const patient = `Patient/${mother.body.id}`;
-  const episode = await stack.call<EpisodeOfCare>(helsestasjon, 'POST', '/fhir/EpisodeOfCare', {
-    resourceType: 'EpisodeOfCare',
-    status: 'active',
-    type: [{ coding: [{ system: PATHWAY_TYPE_SYSTEM, code: 'Basisprogram' }] }],
-    patient: { reference: patient },
-    managingOrganization: { reference: 'Organization/sarpsborg-kommune' },
-    period: { start: '2026-11-03' },
-    // 11 weeks pregnant: the first consultation (weeks 6-12) is planned as an Encounter.
-    extension: [{ url: DUE_DATE_EXTENSION, valueDate: '2027-05-25' }],
-  });
+  // 11 weeks pregnant: the first consultation (weeks 6-12) is planned as an Encounter.
+  const { patient, familyId } = await stack.enrol(helsestasjon, '2027-05-25');
   await stack.route();
-  const handle = stack.env.client.workflow.getHandle(familyWorkflowId(familyIdOf(episode.body.id!)));
+  const handle = stack.env.client.workflow.getHandle(familyWorkflowId(familyId));
   const planned = await until(async () => {
     const found = await stack.call<Bundle<Encounter>>(helsestasjon, 'GET', `/fhir/Encounter?subject=${patient}`);
     return found.body.entry?.map((e) => e.resource!).find((e) => e.identifier?.some((i) => i.system === FORLOP_SYSTEMS.pathwayStep && i.value?.endsWith('/preg-1')));

@@ -7,9 +7,7 @@
  * hold: its Task on-hold, its Consent inactive, no escalation after the
  * deadline; the coordinator sees it all.
  */
-import type { Bundle, CarePlan, Communication, Consent, EpisodeOfCare, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
-import { DUE_DATE_EXTENSION, PATHWAY_TYPE_SYSTEM } from '../../events/map-resource';
-import { familyIdOf } from '../../events/router';
+import type { Bundle, CarePlan, Communication, Consent, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { CONSENT_CATEGORY_SYSTEM, LEGAL_BASIS_SYSTEM } from '../../fhir/builders/legal-basis';
 import { carePlanId, FORLOP_SYSTEMS } from '../../fhir/builders/pathway';
 import type { FamilySummary } from '../../server/coordinator/api';
@@ -34,18 +32,7 @@ it('records the referral\'s legal basis as a Consent only its parties read, and 
   const coordinator = await stack.token('koordinator', 'system/*.rs');
 
   // Enrolled in the familieambulatorium pathway: the municipality refers at enrolment, on consent.
-  const mother = await stack.call<Patient>(helsestasjon, 'POST', '/fhir/Patient', { resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } });
-  const episode = await stack.call<EpisodeOfCare>(helsestasjon, 'POST', '/fhir/EpisodeOfCare', {
-    resourceType: 'EpisodeOfCare',
-    status: 'active',
-    type: [{ coding: [{ system: PATHWAY_TYPE_SYSTEM, code: 'Familieambulatorium' }] }],
-    patient: { reference: `Patient/${mother.body.id}` },
-    managingOrganization: { reference: 'Organization/sarpsborg-kommune' },
-    period: { start: '2026-11-03' },
-    extension: [{ url: DUE_DATE_EXTENSION, valueDate: '2027-04-01' }],
-  });
-  expect(episode.status).toBe(201);
-  const familyId = familyIdOf(episode.body.id!);
+  const { patient, familyId } = await stack.enrol(helsestasjon, '2027-04-01', { pathway: 'Familieambulatorium' });
   await stack.route();
   await stack.sleepUntil('2026-11-04');
 
@@ -62,7 +49,7 @@ it('records the referral\'s legal basis as a Consent only its parties read, and 
   expect(consent.body).toMatchObject({
     status: 'active',
     scope: { coding: [{ code: 'patient-privacy' }] },
-    patient: { reference: `Patient/${mother.body.id}` },
+    patient: { reference: patient },
     dateTime: '2026-11-03',
     organization: [{ reference: 'Organization/sarpsborg-helsestasjon' }],
     policyRule: { coding: [{ system: LEGAL_BASIS_SYSTEM, code: 'consent' }] },
@@ -74,7 +61,7 @@ it('records the referral\'s legal basis as a Consent only its parties read, and 
   // The sender reads it too; another municipality gets 404 by id and nothing by search.
   expect((await stack.call(helsestasjon, 'GET', `/fhir/${consentRef}`)).status).toBe(200);
   expect((await stack.call(otherMunicipality, 'GET', `/fhir/${consentRef}`)).status).toBe(404);
-  const searched = await stack.call<Bundle>(otherMunicipality, 'GET', `/fhir/Consent?patient=Patient/${mother.body.id}`);
+  const searched = await stack.call<Bundle>(otherMunicipality, 'GET', `/fhir/Consent?patient=${patient}`);
   expect(searched.status).toBe(200);
   expect(searched.body.entry ?? []).toEqual([]);
 
@@ -92,7 +79,7 @@ it('records the referral\'s legal basis as a Consent only its parties read, and 
     status: 'active',
     scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
     category: [{ coding: [{ system: CONSENT_CATEGORY_SYSTEM, code: 'pathway-sharing' }] }],
-    patient: { reference: `Patient/${mother.body.id}` },
+    patient: { reference: patient },
     dateTime: '2026-11-03',
     organization: [{ reference: 'Organization/sarpsborg-helsestasjon' }],
     policyRule: { coding: [{ system: LEGAL_BASIS_SYSTEM, code: 'consent' }] },
@@ -122,6 +109,6 @@ it('records the referral\'s legal basis as a Consent only its parties read, and 
 
   // Past the deadline nothing is escalated for a held referral.
   await stack.sleepUntil('2026-12-01');
-  const notices = (await stack.store.search('Communication', { subject: `Patient/${mother.body.id}`, _count: '200' })).resources as Communication[];
+  const notices = (await stack.store.search('Communication', { subject: patient, _count: '200' })).resources as Communication[];
   expect(notices.filter((c) => /escalated/i.test(c.payload?.[0]?.contentString ?? ''))).toEqual([]);
 });

@@ -8,9 +8,7 @@
  * (c) An EPDS QuestionnaireResponse scoring 14 starts the same referral to
  * DPS an Observation of 14 would.
  */
-import type { Bundle, EpisodeOfCare, Patient, ServiceRequest, Task } from '@medplum/fhirtypes';
-import { DUE_DATE_EXTENSION, PATHWAY_TYPE_SYSTEM } from '../../events/map-resource';
-import { familyIdOf } from '../../events/router';
+import type { Bundle, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { FORLOP_SYSTEMS } from '../../fhir/builders/pathway';
 import type { FamilySummary } from '../../server/coordinator/api';
 import { startStack, type Stack } from './harness';
@@ -27,20 +25,6 @@ afterAll(async () => {
 
 type Detail = FamilySummary & { timeline: { on: string; what: string }[] };
 
-async function enrol(token: string, dueDate: string): Promise<{ patient: string; familyId: string }> {
-  const mother = await stack.call<Patient>(token, 'POST', '/fhir/Patient', { resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } });
-  const episode = await stack.call<EpisodeOfCare>(token, 'POST', '/fhir/EpisodeOfCare', {
-    resourceType: 'EpisodeOfCare',
-    status: 'active',
-    type: [{ coding: [{ system: PATHWAY_TYPE_SYSTEM, code: 'Basisprogram' }] }],
-    patient: { reference: `Patient/${mother.body.id}` },
-    managingOrganization: { reference: 'Organization/sarpsborg-kommune' },
-    period: { start: stack.today() },
-    extension: [{ url: DUE_DATE_EXTENSION, valueDate: dueDate }],
-  });
-  expect(episode.status).toBe(201);
-  return { patient: `Patient/${mother.body.id}`, familyId: familyIdOf(episode.body.id!) };
-}
 
 const dpsTasks = async (token: string, patient: string) => {
   const found = await stack.call<Bundle<Task>>(token, 'GET', `/fhir/Task?owner=Organization/sykehuset-ostfold-dps&patient=${patient}`);
@@ -53,7 +37,7 @@ it('takes a referral another system writes into the handoff to DPS, once, with i
   const familieambulatorium = await stack.token('familieambulatorium');
   const dps = await stack.token('dps');
   const coordinator = await stack.token('koordinator', 'system/*.rs');
-  const { patient, familyId } = await enrol(helsestasjon, '2027-04-01');
+  const { patient, familyId } = await stack.enrol(helsestasjon, '2027-04-01');
   // The familieambulatorium follows the family: the helsestasjon puts it on the care team.
   const team = await stack.call(helsestasjon, 'POST', '/fhir/CareTeam', {
     resourceType: 'CareTeam',
@@ -109,7 +93,7 @@ it('refers an EPDS QuestionnaireResponse of 14 to DPS, as an Observation of 14 w
   const helsestasjon = await stack.token('helsestasjon');
   const dps = await stack.token('dps');
   const coordinator = await stack.token('koordinator', 'system/*.rs');
-  const { patient, familyId } = await enrol(helsestasjon, '2027-01-20');
+  const { patient, familyId } = await stack.enrol(helsestasjon, '2027-01-20');
   await stack.route();
   await stack.sleepUntil('2026-11-09');
   // Ten items, 0-3 each, summing to 14; item 10 (self-harm) 0.

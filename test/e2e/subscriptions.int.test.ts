@@ -8,8 +8,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Bundle, EpisodeOfCare, Patient, Subscription, Task } from '@medplum/fhirtypes';
-import { PATHWAY_TYPE_SYSTEM, DUE_DATE_EXTENSION } from '../../events/map-resource';
+import type { Bundle, Subscription, Task } from '@medplum/fhirtypes';
 import { startStack, type Stack } from './harness';
 
 jest.setTimeout(180_000);
@@ -81,22 +80,13 @@ it('notifies the owner of a new referral after its endpoint was down for three h
   expect((await subscriptionOf(created.body.id!)).status).toBe('active');
 
   // A family enrolled by the helsestasjon; EPDS 16 in pregnancy refers her to DPS.
-  const mother = await stack.call<Patient>(helsestasjon, 'POST', '/fhir/Patient', { resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } });
-  await stack.call<EpisodeOfCare>(helsestasjon, 'POST', '/fhir/EpisodeOfCare', {
-    resourceType: 'EpisodeOfCare',
-    status: 'active',
-    type: [{ coding: [{ system: PATHWAY_TYPE_SYSTEM, code: 'Basisprogram' }] }],
-    patient: { reference: `Patient/${mother.body.id}` },
-    managingOrganization: { reference: 'Organization/sarpsborg-kommune' },
-    period: { start: '2026-11-03' },
-    extension: [{ url: DUE_DATE_EXTENSION, valueDate: '2027-05-01' }],
-  });
+  const { patient } = await stack.enrol(helsestasjon, '2027-05-01');
   await stack.route();
   await stack.call(helsestasjon, 'POST', '/fhir/Observation', {
     resourceType: 'Observation',
     status: 'final',
     code: { coding: [{ system: 'http://loinc.org', code: '99046-5' }] },
-    subject: { reference: `Patient/${mother.body.id}` },
+    subject: { reference: patient },
     effectiveDateTime: '2026-11-03',
     valueInteger: 16,
   });

@@ -32,7 +32,7 @@ import { workflowBundle } from '../../temporal/worker';
 import { enums } from '../../temporal/embedded/proto';
 import { familyWorkflowId, pathwayStateQuery, pauseSignal } from '../../workflows/messages';
 import type { PathwayState } from '../../workflows/pathway-state';
-import { freePort, spawnForlop, until, type ForlopProcess } from '../support/processes';
+import { enrolThroughApi, freePort, helsestasjonHeaders, spawnForlop, until, type ForlopProcess } from '../support/processes';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 jest.setTimeout(240_000);
@@ -84,7 +84,7 @@ describe.each(setups)('kill and restart, on %s', (_name, onServer) => {
     }
     await until(() => worker!.output().includes('pathway worker running'), 'the worker');
     await until(() => serve!.output().includes('following the FHIR change feed'), 'the HTTP server');
-    headers = await tokenHeaders(serve!.output());
+    headers = await helsestasjonHeaders(serve!.output(), 'system/*.cruds');
   }
 
   async function kill(p: ForlopProcess | undefined): Promise<void> {
@@ -101,18 +101,9 @@ describe.each(setups)('kill and restart, on %s', (_name, onServer) => {
   const state = (familyId: string) => client.workflow.getHandle(familyWorkflowId(familyId)).query(pathwayStateQuery) as Promise<PathwayState>;
 
   async function enrol(): Promise<{ patient: string; familyId: string }> {
-    const mother = await fhir<{ id: string }>('POST', '/Patient', { resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } });
-    const episode = await fhir<{ id: string }>('POST', '/EpisodeOfCare', {
-      resourceType: 'EpisodeOfCare',
-      status: 'active',
-      type: [{ coding: [{ system: 'https://forlop.no/fhir/CodeSystem/pathway', code: 'Basisprogram' }] }],
-      patient: { reference: `Patient/${mother.body.id}` },
-      managingOrganization: { reference: 'Organization/sarpsborg-kommune' },
-      period: { start: today() },
-      extension: [{ url: 'https://forlop.no/fhir/StructureDefinition/estimated-due-date', valueDate: new Date(Date.now() + 150 * 86_400_000).toISOString().slice(0, 10) }],
-    });
-    expect(episode.status).toBe(201);
-    return { patient: `Patient/${mother.body.id}`, familyId: familyIdOf(episode.body.id) };
+    const { motherId, episodeId, episodeStatus } = await enrolThroughApi(api(), headers);
+    expect(episodeStatus).toBe(201);
+    return { patient: `Patient/${motherId}`, familyId: familyIdOf(episodeId) };
   }
 
   const epds = (patient: string, score: number) => ({
@@ -252,16 +243,3 @@ function today(): string {
 
 /** Time for a duplicate to arrive if one were coming. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 1500));
-
-/** Headers for the helsestasjon demo client with every scope it may have, from the dev IdP whose start-up line is in `output`. */
-async function tokenHeaders(output: string): Promise<Record<string, string>> {
-  const line = output.split('\n').find((l) => l.includes('development OIDC provider running'));
-  const issuer = (JSON.parse(line!) as { issuer: string }).issuer;
-  const response = await fetch(`${issuer}/token`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from('helsestasjon-secret:dev-secret-helsestasjon').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'system/*.cruds', resource: 'urn:forlop:api' }),
-  });
-  const { access_token: token } = (await response.json()) as { access_token: string };
-  return { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
-}

@@ -38,20 +38,26 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** Headers for the helsestasjon demo client, with a token from the dev IdP whose start-up line is in `output`. */
-export async function helsestasjonHeaders(output: string): Promise<Record<string, string>> {
-  const issuer = (JSON.parse(output.split('\n').find((l) => l.includes('development OIDC provider running'))!) as { issuer: string }).issuer;
+/** Headers for the helsestasjon demo client, with a token from the dev IdP at `issuer`. */
+export async function helsestasjonToken(issuer: string, scope = 'system/Patient.cruds system/EpisodeOfCare.cruds system/CarePlan.rs'): Promise<Record<string, string>> {
   const response = await fetch(`${issuer}/token`, {
     method: 'POST',
     headers: { authorization: `Basic ${Buffer.from('helsestasjon-secret:dev-secret-helsestasjon').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'system/Patient.cruds system/EpisodeOfCare.cruds system/CarePlan.rs', resource: 'urn:forlop:api' }),
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope, resource: 'urn:forlop:api' }),
   });
+  if (!response.ok) throw new Error(`dev IdP token: HTTP ${response.status}`);
   const { access_token: token } = (await response.json()) as { access_token: string };
   return { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
 }
 
+/** The same, from the dev IdP whose start-up line is in a process's `output`. */
+export async function helsestasjonHeaders(output: string, scope?: string): Promise<Record<string, string>> {
+  const issuer = (JSON.parse(output.split('\n').find((l) => l.includes('development OIDC provider running'))!) as { issuer: string }).issuer;
+  return helsestasjonToken(issuer, scope);
+}
+
 /** A mother and her EpisodeOfCare on the basis programme, due in 150 days: the enrolment. */
-export async function enrolThroughApi(api: string, headers: Record<string, string>): Promise<{ motherId: string; episodeStatus: number }> {
+export async function enrolThroughApi(api: string, headers: Record<string, string>): Promise<{ motherId: string; episodeId: string; episodeStatus: number }> {
   const mother = (await (await fetch(`${api}/Patient`, { method: 'POST', headers, body: JSON.stringify({ resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } }) })).json()) as { id: string };
   const episode = await fetch(`${api}/EpisodeOfCare`, {
     method: 'POST',
@@ -66,7 +72,8 @@ export async function enrolThroughApi(api: string, headers: Record<string, strin
       extension: [{ url: 'https://forlop.no/fhir/StructureDefinition/estimated-due-date', valueDate: new Date(Date.now() + 150 * 86_400_000).toISOString().slice(0, 10) }],
     }),
   });
-  return { motherId: mother.id, episodeStatus: episode.status };
+  const { id: episodeId } = (await episode.json()) as { id: string };
+  return { motherId: mother.id, episodeId, episodeStatus: episode.status };
 }
 
 /** The mother's CarePlans once the worker has written one (empty if it never does). */
