@@ -7,7 +7,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createAccessTokenVerifier, InvalidTokenError, type AccessTokenOptions } from './access-token';
 import { buildAuthContext, ClaimsError, type ClaimNames } from './context';
-import { createProofKeyCache, DPOP_ALGORITHMS, InvalidDpopProofError, verifyDpopProof } from './dpop';
+import { accessTokenHash, createProofHeaderCache, DPOP_ALGORITHMS, InvalidDpopProofError, verifyDpopProof } from './dpop';
 import { AuthError, type Challenge } from './errors';
 import { createReplayCache, type ReplayCache } from './replay-cache';
 import { allows, requiredScope, type Interaction } from './scopes';
@@ -47,7 +47,9 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
   const dpopRequired = options.dpop?.required ?? false;
   const maxAgeSeconds = options.dpop?.maxAgeSeconds ?? 60;
   const replayCache = options.dpop?.replayCache ?? createReplayCache({ ttlMs: (maxAgeSeconds + 10) * 1000 });
-  const keyCache = createProofKeyCache();
+  const headerCache = createProofHeaderCache();
+  // The verifier hands out the same object for a token it has seen, so its ath is hashed once.
+  const tokenHashes = new WeakMap<object, string>();
   const algs = DPOP_ALGORITHMS;
 
   /** The challenges to offer: DPoP always (RFC 9449 7.1), Bearer unless DPoP is required. */
@@ -88,10 +90,12 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
     }
     if (scheme === 'DPoP') {
       if (!verified.jkt) throw unauthorised('DPoP', 'invalid_token', 'The access token is not DPoP-bound (no cnf.jkt); send it as Bearer or get a DPoP-bound token.');
+      let ath = tokenHashes.get(verified);
+      if (ath === undefined) tokenHashes.set(verified, (ath = accessTokenHash(token)));
       try {
         await verifyDpopProof(
-          { proof: req.headers.dpop, method: req.method, url: requestUrl(req, options.publicBaseUrl), accessToken: token, boundJkt: verified.jkt },
-          { replayCache, keyCache, maxAgeSeconds, clockToleranceSeconds: options.clockToleranceSeconds, now: options.now },
+          { proof: req.headers.dpop, method: req.method, url: requestUrl(req, options.publicBaseUrl), accessToken: token, accessTokenHash: ath, boundJkt: verified.jkt },
+          { replayCache, headerCache, maxAgeSeconds, clockToleranceSeconds: options.clockToleranceSeconds, now: options.now },
         );
       } catch (error) {
         if (error instanceof InvalidDpopProofError) throw unauthorised('DPoP', 'invalid_dpop_proof', error.message);

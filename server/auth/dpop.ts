@@ -5,8 +5,8 @@
  * https://utviklerportal.nhn.no/informasjonstjenester/helseid/bruksmoenstre-og-eksempelkode/bruk-av-helseid/docs/dpop/
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { base64url, calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
-import { importPublicKey, JwsSignatureError, verifyCompactJws } from './jws-signature';
+import { base64url, calculateJwkThumbprint, type JWK } from 'jose';
+import { checkProtectedHeader, importPublicKey, JwsSignatureError, parseProtectedHeader, verifyJwsPayload } from './jws-signature';
 import type { ReplayCache } from './replay-cache';
 
 /** Asymmetric algorithms a proof may use (RFC 9449 4.2: MUST NOT be none or symmetric). */
@@ -19,41 +19,50 @@ export interface DpopOptions {
   clockToleranceSeconds?: number;
   algorithms?: readonly string[];
   replayCache: ReplayCache;
-  /** Imported proof keys and their thumbprints, so a client's key is imported once, not per request. */
-  keyCache?: ProofKeyCache;
+  /** Parsed proof headers and their imported keys, so a client's key is parsed and imported once, not per request. */
+  headerCache?: ProofHeaderCache;
   now?: () => number;
 }
 
-export interface ProofKeyCache {
-  get(jwk: JWK, alg: string): Promise<{ key: KeyObject; jkt: string }>;
+interface ProofHeader {
+  fields: Record<string, unknown>;
+  /** The header's key imported for its alg, with its thumbprint; set on first use. */
+  imported?: Promise<{ key: KeyObject; jkt: string }>;
 }
 
-/** The members a JWK thumbprint covers (RFC 7638 3.2): what identifies the key. */
-function thumbprintMembers(jwk: JWK): string {
-  const { kty, crv, x, y, n, e } = jwk;
-  return JSON.stringify({ crv, e, kty, n, x, y });
+/**
+ * A client signs every proof with the same key, so its proofs share one
+ * protected header segment (typ, alg, jwk): parse it, import the key and
+ * compute its thumbprint once (importing costs about as much as verifying).
+ * Bounded; only headers that parse are kept.
+ */
+export interface ProofHeaderCache {
+  get(segment: string): ProofHeader;
 }
 
-/** Bounded cache of imported DPoP public keys (importing costs about as much as verifying). */
-export function createProofKeyCache(maxEntries = 10_000): ProofKeyCache {
-  const entries = new Map<string, Promise<{ key: KeyObject; jkt: string }>>();
+export function createProofHeaderCache(maxEntries = 10_000): ProofHeaderCache {
+  const entries = new Map<string, ProofHeader>();
   return {
-    get(jwk, alg) {
-      const id = `${alg}:${thumbprintMembers(jwk)}`;
-      let entry = entries.get(id);
+    get(segment) {
+      let entry = entries.get(segment);
       if (!entry) {
-        const key = importPublicKey(jwk, alg); // throws synchronously for a key unfit for alg: nothing cached
-        entry = calculateJwkThumbprint(jwk, 'sha256').then((jkt) => ({ key, jkt }));
-        entry.catch(() => entries.delete(id));
+        entry = { fields: parseProtectedHeader(segment) }; // throws for a header that is not a JSON object: nothing cached
         if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
-        entries.set(id, entry);
+        entries.set(segment, entry);
       }
       return entry;
     },
   };
 }
 
-const uncached = createProofKeyCache(1);
+function importProofKey(entry: ProofHeader, jwk: JWK, alg: string): Promise<{ key: KeyObject; jkt: string }> {
+  if (!entry.imported) {
+    const key = importPublicKey(jwk, alg); // throws synchronously for a key unfit for alg: nothing kept
+    entry.imported = calculateJwkThumbprint(jwk, 'sha256').then((jkt) => ({ key, jkt }));
+    entry.imported.catch(() => (entry.imported = undefined));
+  }
+  return entry.imported;
+}
 
 export interface DpopRequest {
   /** The DPoP header value(s); more than one is an error (RFC 9449 4.3 step 1). */
@@ -64,6 +73,8 @@ export interface DpopRequest {
   accessToken: string;
   /** cnf.jkt of the access token. */
   boundJkt: string | undefined;
+  /** accessTokenHash(accessToken), when the caller has it already. */
+  accessTokenHash?: string;
 }
 
 export class InvalidDpopProofError extends Error {
@@ -93,15 +104,19 @@ export async function verifyDpopProof(request: DpopRequest, options: DpopOptions
   if (Array.isArray(request.proof) || request.proof!.includes(',')) fail('Send exactly one DPoP header.');
   const proof = request.proof as string;
 
-  let header: ReturnType<typeof decodeProtectedHeader>;
+  const parts = proof.split('.');
+  let entry: ProofHeader;
   try {
-    header = decodeProtectedHeader(proof);
+    if (parts.length !== 3) throw new JwsSignatureError('Not a compact JWS.');
+    entry = (options.headerCache ?? createProofHeaderCache(1)).get(parts[0]);
   } catch {
     return fail('The DPoP proof is not a well-formed JWT.');
   }
+  const header = entry.fields;
   if (header.typ !== 'dpop+jwt') fail('The DPoP proof must have typ "dpop+jwt".');
-  const algorithms = [...(options.algorithms ?? DPOP_ALGORITHMS)];
-  if (!header.alg || !algorithms.includes(header.alg)) fail(`The DPoP proof algorithm must be one of ${algorithms.join(', ')}.`);
+  const alg = header.alg;
+  const algorithms = options.algorithms ?? DPOP_ALGORITHMS;
+  if (typeof alg !== 'string' || !algorithms.includes(alg)) fail(`The DPoP proof algorithm must be one of ${algorithms.join(', ')}.`);
   const jwk = header.jwk as JWK | undefined;
   if (!jwk || typeof jwk !== 'object') fail('The DPoP proof header must carry the public key as "jwk".');
   if ('d' in jwk! || jwk!.kty === 'oct') fail('The DPoP proof "jwk" must be a public key; never send a private key.');
@@ -110,9 +125,10 @@ export async function verifyDpopProof(request: DpopRequest, options: DpopOptions
   let claims: Record<string, unknown>;
   let jkt: string;
   try {
-    const imported = await (options.keyCache ?? uncached).get(jwk!, header.alg!);
+    checkProtectedHeader(header, alg as string);
+    const imported = await importProofKey(entry, jwk!, alg as string);
     jkt = imported.jkt;
-    claims = await verifyCompactJws(proof, imported.key, header.alg!);
+    claims = await verifyJwsPayload(parts as [string, string, string], imported.key, alg as string);
   } catch (error) {
     if (error instanceof JwsSignatureError && error.message === 'The signature does not verify.') {
       return fail('The DPoP proof signature does not verify with its jwk.');
@@ -135,7 +151,7 @@ export async function verifyDpopProof(request: DpopRequest, options: DpopOptions
   if (typeof iat !== 'number') fail('The DPoP proof needs an "iat".');
   if ((iat as number) > now + tolerance) fail('The DPoP proof "iat" is in the future; check the client clock.');
   if ((iat as number) < now - maxAge - tolerance) fail(`The DPoP proof is older than ${maxAge} seconds; make a new proof for each request.`);
-  if (ath !== accessTokenHash(request.accessToken)) fail('The DPoP proof "ath" does not match the access token.');
+  if (ath !== (request.accessTokenHash ?? accessTokenHash(request.accessToken))) fail('The DPoP proof "ath" does not match the access token.');
 
   if (request.boundJkt !== jkt) fail('The DPoP proof key does not match the key the access token is bound to (cnf.jkt).');
 

@@ -57,16 +57,32 @@ export function importPublicKey(jwk: JWK, alg: string): KeyObject {
   return key;
 }
 
-/** Verifies a compact JWS signature; resolves to the decoded payload object. */
-export async function verifyCompactJws(jws: string, key: KeyObject, alg: string): Promise<Record<string, unknown>> {
-  const spec = SPECS[alg];
-  if (!spec) throw new JwsSignatureError(`Algorithm ${alg} is not supported.`);
-  const parts = jws.split('.');
-  if (parts.length !== 3) throw new JwsSignatureError('Not a compact JWS.');
-  const [protectedHeader, payload, signature] = parts;
-  const header = JSON.parse(Buffer.from(protectedHeader, 'base64url').toString('utf8')) as Record<string, unknown>;
+/** Parses a compact JWS's protected header segment; it must be a JSON object. */
+export function parseProtectedHeader(segment: string): Record<string, unknown> {
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch {
+    throw new JwsSignatureError('The protected header is not JSON.');
+  }
+  if (!header || typeof header !== 'object' || Array.isArray(header)) throw new JwsSignatureError('The protected header is not a JSON object.');
+  return header as Record<string, unknown>;
+}
+
+/** Refuses a header this module does not understand: another alg than expected, or extensions. */
+export function checkProtectedHeader(header: Record<string, unknown>, alg: string): void {
   if (header.alg !== alg) throw new JwsSignatureError('The header alg changed between checks.');
   if (header.crit !== undefined || header.b64 !== undefined) throw new JwsSignatureError('JWS extensions (crit, b64) are not accepted.');
+}
+
+/**
+ * Verifies the signature of a compact JWS whose header was already checked
+ * (see {@link checkProtectedHeader}); resolves to the decoded payload object.
+ */
+export async function verifyJwsPayload(parts: readonly [string, string, string], key: KeyObject, alg: string): Promise<Record<string, unknown>> {
+  const spec = SPECS[alg];
+  if (!spec) throw new JwsSignatureError(`Algorithm ${alg} is not supported.`);
+  const [protectedHeader, payload, signature] = parts;
   const signatureBytes = Buffer.from(signature, 'base64url');
   if (spec.signatureBytes && signatureBytes.length !== spec.signatureBytes) throw new JwsSignatureError('The signature has the wrong length for its algorithm.');
   const data = Buffer.from(`${protectedHeader}.${payload}`, 'ascii');
@@ -88,4 +104,19 @@ export async function verifyCompactJws(jws: string, key: KeyObject, alg: string)
   }
   if (!claims || typeof claims !== 'object' || Array.isArray(claims)) throw new JwsSignatureError('The payload is not a JSON object.');
   return claims as Record<string, unknown>;
+}
+
+/** Splits a compact JWS into its three segments. */
+function splitCompactJws(jws: string): [string, string, string] {
+  const parts = jws.split('.');
+  if (parts.length !== 3) throw new JwsSignatureError('Not a compact JWS.');
+  return parts as [string, string, string];
+}
+
+/** Verifies a compact JWS signature; resolves to the decoded payload object. */
+export async function verifyCompactJws(jws: string, key: KeyObject, alg: string): Promise<Record<string, unknown>> {
+  if (!SPECS[alg]) throw new JwsSignatureError(`Algorithm ${alg} is not supported.`);
+  const parts = splitCompactJws(jws);
+  checkProtectedHeader(parseProtectedHeader(parts[0]), alg);
+  return verifyJwsPayload(parts, key, alg);
 }
