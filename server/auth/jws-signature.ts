@@ -57,16 +57,21 @@ export function importPublicKey(jwk: JWK, alg: string): KeyObject {
   return key;
 }
 
+/** Decodes a base64url JWS segment that must hold a JSON object (what: "protected header" or "payload"). */
+function decodeJsonSegment(segment: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch {
+    throw new JwsSignatureError(`The ${what} is not JSON.`);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new JwsSignatureError(`The ${what} is not a JSON object.`);
+  return value as Record<string, unknown>;
+}
+
 /** Parses a compact JWS's protected header segment; it must be a JSON object. */
 export function parseProtectedHeader(segment: string): Record<string, unknown> {
-  let header: unknown;
-  try {
-    header = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-  } catch {
-    throw new JwsSignatureError('The protected header is not JSON.');
-  }
-  if (!header || typeof header !== 'object' || Array.isArray(header)) throw new JwsSignatureError('The protected header is not a JSON object.');
-  return header as Record<string, unknown>;
+  return decodeJsonSegment(segment, 'protected header');
 }
 
 /** Refuses a header this module does not understand: another alg than expected, or extensions. */
@@ -96,14 +101,7 @@ export async function verifyJwsPayload(parts: readonly [string, string, string],
     verify(spec.hash, data, options, signatureBytes, (error, result) => (error ? reject(new JwsSignatureError(`The signature could not be checked: ${error.message}`)) : resolve(result)));
   });
   if (!valid) throw new JwsSignatureError('The signature does not verify.');
-  let claims: unknown;
-  try {
-    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-  } catch {
-    throw new JwsSignatureError('The payload is not JSON.');
-  }
-  if (!claims || typeof claims !== 'object' || Array.isArray(claims)) throw new JwsSignatureError('The payload is not a JSON object.');
-  return claims as Record<string, unknown>;
+  return decodeJsonSegment(payload, 'payload');
 }
 
 /** Splits a compact JWS into its three segments. */

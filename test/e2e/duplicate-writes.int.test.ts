@@ -6,7 +6,7 @@
 import type { Bundle, Encounter } from '@medplum/fhirtypes';
 import { FORLOP_SYSTEMS } from '../../fhir/builders/pathway';
 import { familyWorkflowId, pathwayStateQuery } from '../../workflows/messages';
-import { startStack, type Stack } from './harness';
+import { startStack, until, type Stack } from './harness';
 
 jest.setTimeout(120_000);
 
@@ -18,22 +18,13 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function until<T>(check: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('timed out');
-}
-
 it('records an Encounter written three times as one contact', async () => {
   const helsestasjon = await stack.token('helsestasjon');
   // 11 weeks pregnant: the first consultation (weeks 6-12) is planned as an Encounter.
   const { patient, familyId } = await stack.enrol(helsestasjon, '2027-05-25');
   await stack.route();
   const handle = stack.env.client.workflow.getHandle(familyWorkflowId(familyId));
-  const planned = await until(async () => {
+  const planned = await until('the planned first consultation', async () => {
     const found = await stack.call<Bundle<Encounter>>(helsestasjon, 'GET', `/fhir/Encounter?subject=${patient}`);
     return found.body.entry?.map((e) => e.resource!).find((e) => e.identifier?.some((i) => i.system === FORLOP_SYSTEMS.pathwayStep && i.value?.endsWith('/preg-1')));
   });
@@ -47,7 +38,7 @@ it('records an Encounter written three times as one contact', async () => {
   expect(versions.body.entry!.length).toBeGreaterThanOrEqual(3);
   await stack.route();
 
-  await until(async () => ((await handle.query(pathwayStateQuery)).steps.find((x) => x.step === 'preg-1')?.status === 'done' ? true : undefined));
+  await until('the contact to be done', async () => (await handle.query(pathwayStateQuery)).steps.find((x) => x.step === 'preg-1')?.status === 'done');
   await stack.route();
   const state = await handle.query(pathwayStateQuery);
   expect(state.timeline.filter((e) => e.what === 'Første svangerskapskonsultasjon held')).toHaveLength(1);

@@ -6,3 +6,14 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 
 export type Stack = InProcessStack;
 export const startStack = startInProcessStack;
+
+/** Waits (real time) until the check gives a value: routing and deliveries run asynchronously. */
+export async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -9,7 +9,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bundle, Subscription, Task } from '@medplum/fhirtypes';
-import { startStack, type Stack } from './harness';
+import { startStack, until, type Stack } from './harness';
 
 jest.setTimeout(180_000);
 
@@ -50,17 +50,6 @@ afterAll(async () => {
   subscriber?.closeAllConnections();
   await new Promise<void>((resolve) => subscriber?.close(() => resolve()));
 });
-
-/** Waits (real time) until the check holds: deliveries run on the worker, asynchronously. */
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const subscriptionOf = (id: string) => stack.store.read<Subscription>('Subscription', id);
 
