@@ -17,6 +17,8 @@ export const suites: Record<string, BenchSuite> = {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   cohort: { summary: 'N families (default 1,000) through the whole pathway with time skipping: wall time, families/s, peak memory', load: () => require('./cohort') },
   // eslint-disable-next-line @typescript-eslint/no-require-imports
+  'cohort-floor': { summary: "the cohort's wake-ups with no pathway (timers and no-op activities): what the SDK and the embedded server cost under the cohort figure", load: () => require('./cohort-floor') },
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   handoffs: { summary: 'handoff reaction time (Task write -> workflow state) p50/p95; 1,000 concurrent FHIR writes: events/s, lost, duplicated', load: () => require('./handoffs') },
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   restart: { summary: 'forlop start killed (SIGKILL) with N families (default 1,000) in flight and restarted: seconds to serving, state loaded, memory', load: () => require('./restart') },
