@@ -20,14 +20,23 @@ const FAMILY_TYPES: [string, string][] = [
   ['EpisodeOfCare', 'patient'],
 ];
 
-/** The organisations taking part in a family, from its membership resources. */
-async function familyOf(store: FhirStore, patient: string, organisationsByOrgnr: Record<string, string>): Promise<Set<string>> {
-  const membership: Resource[] = [];
-  for (const [type, param] of FAMILY_TYPES) {
-    const value = param === '_id' ? patient.split('/')[1] : patient;
-    membership.push(...(await store.search(type, { [param]: value, _count: '1000' })).resources);
+/**
+ * The organisations taking part in each family, from its membership
+ * resources: every family's searches in one statement.
+ */
+async function familiesOf(store: FhirStore, patients: Iterable<string>, organisationsByOrgnr: Record<string, string>): Promise<Map<string, Set<string>>> {
+  const result = new Map<string, Set<string>>();
+  const list = [...new Set(patients)];
+  // Bounded statements: a search page can name many families.
+  for (let start = 0; start < list.length; start += 25) {
+    const chunk = list.slice(start, start + 25);
+    const queries = chunk.flatMap((patient) =>
+      FAMILY_TYPES.map(([resourceType, param]) => ({ resourceType, params: { [param]: param === '_id' ? patient.split('/')[1] : patient, _count: '1000' } })),
+    );
+    const found = await store.searchEach(queries);
+    chunk.forEach((patient, i) => result.set(patient, familyParticipants(found.slice(i * FAMILY_TYPES.length, (i + 1) * FAMILY_TYPES.length).flat() as never[], { organisationsByOrgnr })));
   }
-  return familyParticipants(membership as never[], { organisationsByOrgnr });
+  return result;
 }
 
 export function readFilter(store: FhirStore, organisationsByOrgnr: Record<string, string>) {
@@ -36,11 +45,16 @@ export function readFilter(store: FhirStore, organisationsByOrgnr: Record<string
     if (!auth) return undefined;
     return async (resources: Resource[]): Promise<Resource[]> => {
       if (resources.length === 0) return resources;
-      // Load the membership resources of every family these resources belong to, once.
-      const families = new Map<string, Set<string>>();
-      for (const member of new Set(resources.flatMap((r) => familyMembers(r as never)))) families.set(member, await familyOf(store, member, organisationsByOrgnr));
+      // Taking part in a resource directly needs no lookup; the family only ever adds access,
+      // so the families are loaded (once, together) only for the resources that are not yet allowed.
+      const direct = new Set(filterAccessible(auth, resources as never[], { organisationsByOrgnr }).allowed as Resource[]);
+      const pending = resources.filter((r) => !direct.has(r));
+      const members = pending.flatMap((r) => familyMembers(r as never));
+      if (members.length === 0) return [...direct];
+      const families = await familiesOf(store, members, organisationsByOrgnr);
       const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
-      return filterAccessible(auth, resources as never[], context).allowed as Resource[];
+      const viaFamily = new Set(filterAccessible(auth, pending as never[], context).allowed as Resource[]);
+      return resources.filter((r) => direct.has(r) || viaFamily.has(r));
     };
   };
 }
@@ -52,8 +66,7 @@ export function writeCheck(store: FhirStore, organisationsByOrgnr: Record<string
     if (!auth) return undefined;
     return async (change: { before?: Resource; after?: Resource }): Promise<void> => {
       const members = new Set([change.before, change.after].flatMap((r) => (r ? familyMembers(r as never) : [])));
-      const families = new Map<string, Set<string>>();
-      for (const member of members) families.set(member, await familyOf(store, member, organisationsByOrgnr));
+      const families = await familiesOf(store, members, organisationsByOrgnr);
       const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
       const decision = organisationWriteAccess(auth, change as never, context);
       if (!decision.allowed) throw new OperationOutcomeError(forbidden(decision.reason), 403);

@@ -134,4 +134,30 @@ describe.each(backends)('FHIR store on %s', (_name, open) => {
     expect(page.resources).toHaveLength(1);
     expect(page.total).toBe(2);
   });
+
+  it('creates several resources in one write, all or none', async () => {
+    const before = (await store.search('Task', { _total: 'accurate', _count: '0' })).total!;
+    const [a, b] = await store.createAll([task('all-1'), task('all-2')]);
+    expect((await store.read<Task>('Task', a.id!)).for?.reference).toBe('Patient/all-1');
+    expect((await store.read<Task>('Task', b.id!)).meta?.versionId).toBe('1');
+    expect(await outcomeOf(store.createAll([task('all-3'), task('all-4', { status: 'bogus' as Task['status'] })]))).toMatchObject({ status: 422, expressions: ['Task.status'] });
+    expect((await store.search('Task', { patient: 'Patient/all-3' })).resources).toEqual([]);
+    expect((await store.search('Task', { _total: 'accurate', _count: '0' })).total).toBe(before + 2);
+  });
+
+  it('runs several searches in one statement, each with its own matches, order and count', async () => {
+    const one = await store.create(task('each-1', { authoredOn: '2026-01-01T00:00:00Z' }));
+    const two = await store.create(task('each-1', { status: 'accepted' }));
+    const other = await store.create(task('each-2'));
+    const patient = await store.create(mother);
+    const found = await store.searchEach([
+      { resourceType: 'Task', params: { patient: 'Patient/each-1', _sort: '_lastUpdated' } },
+      { resourceType: 'Task', params: { patient: 'Patient/each-2' } },
+      { resourceType: 'Task', params: { patient: 'Patient/each-1', _count: '1' } },
+      { resourceType: 'Patient', params: { _id: patient.id! } },
+      { resourceType: 'Task', params: { patient: 'Patient/nobody' } },
+    ]);
+    expect(found.map((list) => list.map((r) => r.id))).toEqual([[one.id, two.id], [other.id], [two.id], [patient.id], []]);
+    expect((await outcomeOf(store.searchEach([{ resourceType: 'Task', params: { bogus: 'x' } }]))).status).toBe(400);
+  });
 });

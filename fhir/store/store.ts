@@ -73,6 +73,17 @@ export class FhirStore {
     return this.changed([resource.resourceType], await this.createIn(this.db, resource));
   }
 
+  /**
+   * Creates several resources in one statement: each is validated first, and
+   * either all are stored or none is. For writers that gather many small
+   * resources (the audit trail's group commit).
+   */
+  async createAll<T extends Resource>(resources: T[]): Promise<T[]> {
+    const stored = resources.map((resource) => this.prepareCreate(resource));
+    await this.writeVersions(this.db, stored.map((resource) => ({ resource, version: 1, deleted: false, insert: true })));
+    return this.changed(stored.map((r) => r.resourceType), stored);
+  }
+
   async read<T extends Resource>(resourceType: string, id: string): Promise<T> {
     const { rows } = await this.db.query<Row>('SELECT content, deleted FROM fhir.resource WHERE resource_type = $1 AND id = $2', [resourceType, id]);
     if (rows.length === 0) throw new OperationOutcomeError(notFound(`${resourceType}/${id} not found`));
@@ -112,12 +123,45 @@ export class FhirStore {
    * never a silently ignored filter.
    */
   async search(resourceType: string, params: Record<string, string | string[]>): Promise<SearchResult> {
-    const where: string[] = ['r.resource_type = $1', 'NOT r.deleted'];
-    const values: unknown[] = [resourceType];
+    const values: unknown[] = [];
+    const { whereSql, order, count, offset, total, includes } = this.searchQuery(resourceType, params, values);
+    const { rows } = await this.db.query<Row>(`SELECT r.content FROM fhir.resource r WHERE ${whereSql} ORDER BY ${order} LIMIT ${count} OFFSET ${offset}`, values);
+    let totalCount: number | undefined;
+    if (total) {
+      const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir.resource r WHERE ${whereSql}`, values);
+      totalCount = Number(counted.rows[0].n);
+    }
+    const resources = rows.map((r) => r.content);
+    return { resources, included: await this.includes(resources, includes), total: totalCount, offset, count };
+  }
+
+  /**
+   * Several searches in one statement, each with its own parameters, count
+   * and order (no _include, _revinclude or _total): the matches of each, in
+   * the order given. One round trip instead of one per search, for callers
+   * that need several small searches at once (organisation-level access).
+   */
+  async searchEach(queries: { resourceType: string; params: Record<string, string | string[]> }[]): Promise<Resource[][]> {
+    if (queries.length === 0) return [];
+    const values: unknown[] = [];
+    const parts = queries.map(({ resourceType, params }, q) => {
+      const { whereSql, order, count, offset, total, includes } = this.searchQuery(resourceType, params, values);
+      if (total || includes.length > 0) throw new OperationOutcomeError(badRequest('_total, _include and _revinclude are not supported here'), 400);
+      return `(SELECT ${q} AS q, row_number() OVER (ORDER BY ${order}) AS n, r.content FROM fhir.resource r WHERE ${whereSql} ORDER BY ${order} LIMIT ${count} OFFSET ${offset})`;
+    });
+    const { rows } = await this.db.query<{ q: number; content: Resource }>(`SELECT q, content FROM (${parts.join(' UNION ALL ')}) s ORDER BY q, n`, values);
+    const out: Resource[][] = queries.map(() => []);
+    for (const row of rows) out[row.q].push(row.content);
+    return out;
+  }
+
+  /** The SQL of one search: its WHERE clause (values appended to `values`), order and paging. */
+  private searchQuery(resourceType: string, params: Record<string, string | string[]>, values: unknown[]) {
     const add = (v: unknown) => {
       values.push(v);
       return `$${values.length}`;
     };
+    const where: string[] = [`r.resource_type = ${add(resourceType)}`, 'NOT r.deleted'];
     let count = 20;
     let offset = 0;
     let order = 'r.last_updated DESC, r.id';
@@ -169,15 +213,7 @@ export class FhirStore {
         }
       }
     }
-    const whereSql = where.join(' AND ');
-    const { rows } = await this.db.query<Row>(`SELECT r.content FROM fhir.resource r WHERE ${whereSql} ORDER BY ${order} LIMIT ${count} OFFSET ${offset}`, values);
-    let totalCount: number | undefined;
-    if (total) {
-      const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir.resource r WHERE ${whereSql}`, values);
-      totalCount = Number(counted.rows[0].n);
-    }
-    const resources = rows.map((r) => r.content);
-    return { resources, included: await this.includes(resources, includes), total: totalCount, offset, count };
+    return { whereSql: where.join(' AND '), order, count, offset, total, includes };
   }
 
   /** _include: what the matches reference; _revinclude: what references the matches (https://hl7.org/fhir/R4/search.html#revinclude). */

@@ -1,4 +1,5 @@
 export { auditTrail, describeAudit, type AuditDetails, type AuditTrailOptions } from './audit-trail';
+export { groupCommit, type GroupCommitOptions } from './group-commit';
 export {
   auditAction,
   auditOutcome,

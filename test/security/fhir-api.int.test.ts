@@ -101,6 +101,13 @@ it("withholds another organisation's family from reads, searches, includes and h
   expect((await fetch(`${api}/Patient/${mother.id}`, { headers: sarpsborg })).status).toBe(200);
   const own = (await (await fetch(`${api}/Patient?_id=${mother.id}&_revinclude=CarePlan:patient`, { headers: sarpsborg })).json()) as Bundle;
   expect(own.entry?.map((e) => e.resource?.resourceType).sort()).toEqual(['CarePlan', 'Patient']);
+  // Also what it takes part in only through the family: an Observation naming no organisation.
+  const observation = { resourceType: 'Observation', status: 'final', code: { text: 'EPDS' }, subject: { reference: `Patient/${mother.id}` }, valueInteger: 7 };
+  const observed = (await (await fetch(`${api}/Observation`, { method: 'POST', headers: sarpsborg, body: JSON.stringify(observation) })).json()) as { id: string };
+  expect((await fetch(`${api}/Observation/${observed.id}`, { headers: sarpsborg })).status).toBe(200);
+  expect((await fetch(`${api}/Observation/${observed.id}`, { headers: fredrikstad })).status).toBe(404);
+  const mixed = (await (await fetch(`${api}/Patient?_id=${mother.id}&_revinclude=Observation:subject&_revinclude=CarePlan:patient`, { headers: sarpsborg })).json()) as Bundle;
+  expect(mixed.entry?.map((e) => e.resource?.resourceType).sort()).toEqual(['CarePlan', 'Observation', 'Patient']);
 
   // Another municipality sees nothing of it, each path asserted on its own.
   expect((await fetch(`${api}/Patient/${mother.id}`, { headers: fredrikstad })).status).toBe(404);

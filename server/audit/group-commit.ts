@@ -1,0 +1,67 @@
+/**
+ * Group commit for AuditEvents: every request still waits until its own
+ * event is stored (the audit trail's guarantee is unchanged), but under load
+ * the events of requests finishing close together are stored in one write,
+ * one statement for many events. The store's cost is per statement far more
+ * than per row (on PGlite about 0.75 ms for one AuditEvent, 0.22 ms each in
+ * a batch of 16).
+ *
+ * When to write: the first event of a batch waits up to `windowMs` for
+ * others (a full batch is written at once), and events arriving during a
+ * write go in the next. A lone request pays the window in latency, 2 ms by
+ * default; writing at once after a quiet spell was measured too and batched
+ * too little under load to pay (2-3 events a write instead of 10-15).
+ *
+ * (PostgreSQL's commit_delay is the same idea one level down.)
+ *
+ * A batch that fails is retried one event at a time, so a single event the
+ * store refuses fails its own request only.
+ */
+import type { AuditEvent } from '@medplum/fhirtypes';
+
+export interface GroupCommitOptions {
+  /** Most events in one write (default 100). */
+  maxBatch?: number;
+  /** How long the first event of a batch waits for others under load, in ms (default 2). */
+  windowMs?: number;
+}
+
+interface Waiting {
+  event: AuditEvent;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export function groupCommit(writeAll: (events: AuditEvent[]) => Promise<unknown>, options: GroupCommitOptions = {}): (event: AuditEvent) => Promise<void> {
+  const maxBatch = options.maxBatch ?? 100;
+  const windowMs = options.windowMs ?? 2;
+  let queue: Waiting[] = [];
+  let writing = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function drain(): Promise<void> {
+    clearTimeout(timer);
+    timer = undefined;
+    writing = true;
+    while (queue.length > 0) {
+      const batch = queue.slice(0, maxBatch);
+      queue = queue.slice(batch.length);
+      try {
+        await writeAll(batch.map((w) => w.event));
+        for (const w of batch) w.resolve();
+      } catch (error) {
+        if (batch.length === 1) batch[0].reject(error);
+        else await Promise.all(batch.map((w) => writeAll([w.event]).then(w.resolve, w.reject)));
+      }
+    }
+    writing = false;
+  }
+
+  return (event) =>
+    new Promise<void>((resolve, reject) => {
+      queue.push({ event, resolve, reject });
+      if (writing) return;
+      if (queue.length >= maxBatch || windowMs <= 0) void drain();
+      else timer ??= setTimeout(() => void drain(), windowMs);
+    });
+}
