@@ -13,16 +13,24 @@
  * the median of its costs against the baseline of the same round.
  * Options: --requests=N per round (default 500), --rounds=R (default 40),
  * --concurrency=C (default 16).
+ *
+ * Then the same through the whole API (throughTheApi below), where the audit
+ * trail and organisation-level access cost FHIR store work: the figure a
+ * client of Forløp sees.
  */
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { CarePlan, Observation, Patient, Task } from '@medplum/fhirtypes';
 import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';
 import type { JWK } from 'jose';
 import { DEV_API_AUDIENCE, startDevIdp, type DevIdp } from '../app/dev-idp';
+import { buildHttpApp } from '../app/http';
+import { FhirStore, openPglite } from '../fhir/store';
+import { createApp } from '../server/app';
 import { auditTrail } from '../server/audit';
 import { authenticate, requireScope } from '../server/auth';
 import { importPublicKey, verifyJwsPayload } from '../server/auth/jws-signature';
-import { getToken, makeProof, newDpopKey } from '../test/security/dpop-client';
+import { getToken, makeProof, newDpopKey, type DpopKey } from '../test/security/dpop-client';
 
 interface Stack {
   name: string;
@@ -42,7 +50,7 @@ async function serve(middleware: RequestHandler[]): Promise<{ url: string; serve
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-async function load(url: string, requests: number, concurrency: number, headers: Stack['headers']): Promise<number> {
+async function load(url: string, requests: number, concurrency: number, headers: Stack['headers'], path = (i: number) => `/fhir/Task/${i % 50}`): Promise<number> {
   let next = 0;
   let failures = 0;
   const started = process.hrtime.bigint();
@@ -50,7 +58,7 @@ async function load(url: string, requests: number, concurrency: number, headers:
     Array.from({ length: concurrency }, async () => {
       while (next < requests) {
         const i = next++;
-        const target = `${url}/fhir/Task/${i % 50}`;
+        const target = `${url}${path(i)}`;
         const response = await fetch(target, { headers: headers(i, target) });
         await response.arrayBuffer();
         if (response.status !== 200) failures++;
@@ -87,6 +95,10 @@ export async function run(args: string[]): Promise<void> {
     const bearer = await getToken(idp, 'helsestasjon', 'system/Task.rs');
     const key = await newDpopKey();
     const dpopToken = await getToken(idp, 'helsestasjon', 'system/Task.rs', { dpop: key });
+    // The API part's tokens too, now: asking the IdP again after minutes of load meets a reset keep-alive socket.
+    const apiScopes = 'system/Task.rs system/Observation.rs';
+    const apiKey = await newDpopKey();
+    const apiTokens: ApiTokens = { bearer: await getToken(idp, 'helsestasjon', apiScopes), dpopToken: await getToken(idp, 'helsestasjon', apiScopes, { dpop: apiKey }), key: apiKey };
     const audited: unknown[] = [];
     const write = async (event: unknown) => {
       audited.push(event);
@@ -128,28 +140,104 @@ export async function run(args: string[]): Promise<void> {
     // All proofs up front (two stacks use them): signing thousands with WebCrypto right before a timed run would slow that run.
     proofs = await makeProofs(2 * (warmUp + rounds * requests));
     for (const [i, stack] of stacks.entries()) await load(servers[i].url, warmUp, concurrency, stack.headers);
-    const samples: number[][] = stacks.map(() => []);
-    for (let round = 0; round < rounds; round++) {
-      for (const [i, stack] of stacks.entries()) {
-        samples[i].push(await load(servers[i].url, requests, concurrency, stack.headers));
-      }
-    }
+    const samples = await interleave(stacks.map((stack, i) => ({ url: servers[i].url, headers: stack.headers })), rounds, requests, concurrency);
     for (const { server } of servers) {
       server.closeAllConnections();
       server.close();
     }
-    // Each round runs every stack back to back, so a stack's cost is taken against the baseline of its own
-    // round: the machine's speed drifts over a run (by tens of percent here), and pairing cancels the drift.
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-    const baseline = median(samples[0]);
-    console.log(`requests=${requests} x ${rounds} rounds; concurrency=${concurrency}; client and server in one process`);
-    console.log(`${''.padEnd(30)} ${'req/s'.padStart(7)}   cost vs none (median of the rounds' paired costs, and their range)`);
-    for (const [i, stack] of stacks.entries()) {
-      const costs = samples[i].map((rps, round) => (1 - rps / samples[0][round]) * 100);
-      const figure = i === 0 ? '-' : `${median(costs).toFixed(1)}% (${Math.min(...costs).toFixed(1)} to ${Math.max(...costs).toFixed(1)})`;
-      console.log(`${stack.name.padEnd(30)} ${(i === 0 ? baseline : median(samples[i])).toFixed(0).padStart(7)}   ${figure}`);
-    }
+    console.log(`The middleware alone (a handler that reads nothing): requests=${requests} x ${rounds} rounds; concurrency=${concurrency}; client and server in one process`);
+    report(stacks.map((s) => s.name), samples);
+    await throughTheApi(idp, apiTokens, args, concurrency);
   } finally {
     await idp.stop();
   }
+}
+
+/** Each round runs every target back to back; returns req/s per target per round. */
+async function interleave(targets: { url: string; headers: Stack['headers']; path?: (i: number) => string }[], rounds: number, requests: number, concurrency: number): Promise<number[][]> {
+  const samples: number[][] = targets.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, t] of targets.entries()) samples[i].push(await load(t.url, requests, concurrency, t.headers, t.path));
+  }
+  return samples;
+}
+
+/**
+ * A stack's cost is taken against the baseline (the first) of its own round: the machine's speed drifts
+ * over a run (by tens of percent here), and pairing cancels the drift.
+ */
+function report(names: string[], samples: number[][]): void {
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const width = Math.max(30, ...names.map((n) => n.length));
+  console.log(`${''.padEnd(width)} ${'req/s'.padStart(7)}   cost vs the first (median of the rounds' paired costs, and their range)`);
+  for (const [i, name] of names.entries()) {
+    const costs = samples[i].map((rps, round) => (1 - rps / samples[0][round]) * 100);
+    const figure = i === 0 ? '-' : `${median(costs).toFixed(1)}% (${Math.min(...costs).toFixed(1)} to ${Math.max(...costs).toFixed(1)})`;
+    console.log(`${name.padEnd(width)} ${median(samples[i]).toFixed(0).padStart(7)}   ${figure}`);
+  }
+}
+
+/**
+ * The same costs through the whole API as `forlop start` composes it (app/http.ts): reads by id from the
+ * FHIR store on PGlite, AuditEvents stored in it, organisation-level access checked against it. Two reads:
+ * a Task whose requester is the caller (allowed directly) and an Observation naming no organisation
+ * (allowed through the family, so the family's membership is looked up).
+ * Options: --api-requests=N per round (default 300), --api-rounds=R (default 10).
+ */
+async function throughTheApi(idp: DevIdp, tokens: ApiTokens, args: string[], concurrency: number): Promise<void> {
+  const { bearer, dpopToken, key } = tokens;
+  const requests = option(args, 'api-requests', 300);
+  const rounds = option(args, 'api-rounds', 10);
+  const store = await FhirStore.open(await openPglite());
+  const here = 'Organization/sarpsborg-helsestasjon';
+  const reads: Record<'Task' | 'Observation', string[]> = { Task: [], Observation: [] };
+  for (let i = 0; i < 50; i++) {
+    const patient = await store.create<Patient>({ resourceType: 'Patient', managingOrganization: { reference: here } });
+    const subject = { reference: `Patient/${patient.id}` };
+    await store.create<CarePlan>({ resourceType: 'CarePlan', status: 'active', intent: 'plan', subject, author: { reference: here } });
+    reads.Observation.push((await store.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'EPDS' }, subject, valueInteger: 7 })).id!);
+    reads.Task.push((await store.create<Task>({ resourceType: 'Task', status: 'requested', intent: 'order', for: subject, requester: { reference: here }, owner: { reference: 'Organization/ostfold-familieambulatorium' } })).id!);
+  }
+  const auth = { issuer: idp.issuer, audience: DEV_API_AUDIENCE, jwksUri: idp.jwksUri, organisations: idp.organisations };
+  const [bare, bearerApi, dpopApi] = await Promise.all([0, 1, 2].map(() => listenLater()));
+  bare.use(createApp({ store }));
+  bearerApi.use(await buildHttpApp({ store, publicUrl: bearerApi.url, auth: { ...auth, requireDpop: false } }));
+  dpopApi.use(await buildHttpApp({ store, publicUrl: dpopApi.url, auth: { ...auth, requireDpop: true } }));
+  console.log(`\nThrough the API (app/http.ts: FHIR store on PGlite, AuditEvents stored, organisation access): requests=${requests} x ${rounds} rounds`);
+  for (const type of ['Task', 'Observation'] as const) {
+    const path = (i: number) => `/fhir/${type}/${reads[type][i % reads[type].length]}`;
+    const proofs = await Promise.all(Array.from({ length: requests * (rounds + 1) }, (_, i) => makeProof(key, { htm: 'GET', htu: `${dpopApi.url}${path(i % requests)}`, accessToken: dpopToken })));
+    let used = 0;
+    const targets = [
+      { url: bare.url, headers: () => ({}), path },
+      { url: bearerApi.url, headers: () => ({ authorization: `Bearer ${bearer}` }), path },
+      { url: dpopApi.url, headers: () => ({ authorization: `DPoP ${dpopToken}`, dpop: proofs[used++] }), path },
+    ];
+    for (const t of targets) await load(t.url, requests, concurrency, t.headers, t.path);
+    const how = type === 'Task' ? 'the caller is its requester' : 'through the family';
+    report([`${type} read, no auth, no audit`, `${type} read (${how}), audit + Bearer`, `${type} read (${how}), audit + DPoP`], await interleave(targets, rounds, requests, concurrency));
+  }
+  for (const api of [bare, bearerApi, dpopApi]) api.close();
+  await store.close();
+}
+
+interface ApiTokens {
+  bearer: string;
+  dpopToken: string;
+  key: DpopKey;
+}
+
+/** A server listening before its app exists (the app needs its own URL for DPoP's htu). */
+async function listenLater(): Promise<{ url: string; use(app: RequestListener): void; close(): void }> {
+  let app: RequestListener = (_req, res) => res.writeHead(503).end();
+  const server = createServer((req, res) => app(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    use: (next) => void (app = next),
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
 }

@@ -13,30 +13,24 @@ import type { FhirStore } from '../fhir/store';
 import { FAMILY_MEMBERSHIP_TYPES, familyMembers, familyParticipants, filterAccessible, organisationAccess, organisationWriteAccess, type AccessContext } from './auth';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome';
 
-const FAMILY_TYPES: [string, string][] = [
-  ['Patient', '_id'],
-  ['CarePlan', 'subject'],
-  ['CareTeam', 'subject'],
-  ['EpisodeOfCare', 'patient'],
+/** The membership resources that point at a family member (the Patient itself is the other). */
+const FAMILY_LINKS = [
+  { resourceType: 'CarePlan', param: 'subject' },
+  { resourceType: 'CareTeam', param: 'subject' },
+  { resourceType: 'EpisodeOfCare', param: 'patient' },
 ];
 
 /**
  * The organisations taking part in each family, from its membership
- * resources: every family's searches in one statement.
+ * resources, all families in one statement.
  */
 async function familiesOf(store: FhirStore, patients: Iterable<string>, organisationsByOrgnr: Record<string, string>): Promise<Map<string, Set<string>>> {
-  const result = new Map<string, Set<string>>();
   const list = [...new Set(patients)];
-  // Bounded statements: a search page can name many families.
-  for (let start = 0; start < list.length; start += 25) {
-    const chunk = list.slice(start, start + 25);
-    const queries = chunk.flatMap((patient) =>
-      FAMILY_TYPES.map(([resourceType, param]) => ({ resourceType, params: { [param]: param === '_id' ? patient.split('/')[1] : patient, _count: '1000' } })),
-    );
-    const found = await store.searchEach(queries);
-    chunk.forEach((patient, i) => result.set(patient, familyParticipants(found.slice(i * FAMILY_TYPES.length, (i + 1) * FAMILY_TYPES.length).flat() as never[], { organisationsByOrgnr })));
+  const byFamily = new Map<string, Resource[]>(list.map((patient) => [patient, []]));
+  for (const resource of await store.linked(list, FAMILY_LINKS)) {
+    for (const member of familyMembers(resource as never)) byFamily.get(member)?.push(resource);
   }
-  return result;
+  return new Map([...byFamily].map(([patient, membership]) => [patient, familyParticipants(membership as never[], { organisationsByOrgnr })]));
 }
 
 export function readFilter(store: FhirStore, organisationsByOrgnr: Record<string, string>) {

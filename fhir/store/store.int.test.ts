@@ -145,19 +145,18 @@ describe.each(backends)('FHIR store on %s', (_name, open) => {
     expect((await store.search('Task', { _total: 'accurate', _count: '0' })).total).toBe(before + 2);
   });
 
-  it('runs several searches in one statement, each with its own matches, order and count', async () => {
-    const one = await store.create(task('each-1', { authoredOn: '2026-01-01T00:00:00Z' }));
-    const two = await store.create(task('each-1', { status: 'accepted' }));
-    const other = await store.create(task('each-2'));
+  it('finds resources and what references them through given parameters, in one statement', async () => {
     const patient = await store.create(mother);
-    const found = await store.searchEach([
-      { resourceType: 'Task', params: { patient: 'Patient/each-1', _sort: '_lastUpdated' } },
-      { resourceType: 'Task', params: { patient: 'Patient/each-2' } },
-      { resourceType: 'Task', params: { patient: 'Patient/each-1', _count: '1' } },
-      { resourceType: 'Patient', params: { _id: patient.id! } },
-      { resourceType: 'Task', params: { patient: 'Patient/nobody' } },
-    ]);
-    expect(found.map((list) => list.map((r) => r.id))).toEqual([[one.id, two.id], [other.id], [two.id], [patient.id], []]);
-    expect((await outcomeOf(store.searchEach([{ resourceType: 'Task', params: { bogus: 'x' } }]))).status).toBe(400);
+    const ref = `Patient/${patient.id}`;
+    const mine = await store.create(task(patient.id!));
+    const mentioned = await store.create(task('linked-other', { focus: { reference: ref } }));
+    const gone = await store.create(task(patient.id!));
+    await store.delete('Task', gone.id!);
+    await store.create(task('linked-other'));
+    const found = await store.linked([ref, 'Patient/nobody'], [{ resourceType: 'Task', param: 'patient' }]);
+    expect(found.map((r) => `${r.resourceType}/${r.id}`).sort()).toEqual([ref, `Task/${mine.id}`].sort());
+    const both = await store.linked([ref], [{ resourceType: 'Task', param: 'patient' }, { resourceType: 'Task', param: 'focus' }]);
+    expect(both.map((r) => r.id).sort()).toEqual([patient.id, mine.id, mentioned.id].sort());
+    expect(await store.linked([], [{ resourceType: 'Task', param: 'patient' }])).toEqual([]);
   });
 });

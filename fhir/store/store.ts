@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { badRequest, conflict, gone, issue, notFound, OperationOutcomeError, outcome, preconditionFailed } from '../outcome';
 import { taskMoveProblem, type TaskStatus } from '../task-state';
-import { assertValidResource } from '../validate';
+import { assertValidResource, type ValidationOptions } from '../validate';
 import type { Db, Queryable } from './db';
 import { indexRows, dateRange } from './indexing';
 import { migrate } from './migrations';
@@ -76,10 +76,11 @@ export class FhirStore {
   /**
    * Creates several resources in one statement: each is validated first, and
    * either all are stored or none is. For writers that gather many small
-   * resources (the audit trail's group commit).
+   * resources (the audit trail's group commit, which also passes
+   * `{ structure: false }` for its server-built AuditEvents: see ValidationOptions).
    */
-  async createAll<T extends Resource>(resources: T[]): Promise<T[]> {
-    const stored = resources.map((resource) => this.prepareCreate(resource));
+  async createAll<T extends Resource>(resources: T[], validation: ValidationOptions = {}): Promise<T[]> {
+    const stored = resources.map((resource) => this.prepareCreate(resource, false, validation));
     await this.writeVersions(this.db, stored.map((resource) => ({ resource, version: 1, deleted: false, insert: true })));
     return this.changed(stored.map((r) => r.resourceType), stored);
   }
@@ -123,45 +124,12 @@ export class FhirStore {
    * never a silently ignored filter.
    */
   async search(resourceType: string, params: Record<string, string | string[]>): Promise<SearchResult> {
-    const values: unknown[] = [];
-    const { whereSql, order, count, offset, total, includes } = this.searchQuery(resourceType, params, values);
-    const { rows } = await this.db.query<Row>(`SELECT r.content FROM fhir.resource r WHERE ${whereSql} ORDER BY ${order} LIMIT ${count} OFFSET ${offset}`, values);
-    let totalCount: number | undefined;
-    if (total) {
-      const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir.resource r WHERE ${whereSql}`, values);
-      totalCount = Number(counted.rows[0].n);
-    }
-    const resources = rows.map((r) => r.content);
-    return { resources, included: await this.includes(resources, includes), total: totalCount, offset, count };
-  }
-
-  /**
-   * Several searches in one statement, each with its own parameters, count
-   * and order (no _include, _revinclude or _total): the matches of each, in
-   * the order given. One round trip instead of one per search, for callers
-   * that need several small searches at once (organisation-level access).
-   */
-  async searchEach(queries: { resourceType: string; params: Record<string, string | string[]> }[]): Promise<Resource[][]> {
-    if (queries.length === 0) return [];
-    const values: unknown[] = [];
-    const parts = queries.map(({ resourceType, params }, q) => {
-      const { whereSql, order, count, offset, total, includes } = this.searchQuery(resourceType, params, values);
-      if (total || includes.length > 0) throw new OperationOutcomeError(badRequest('_total, _include and _revinclude are not supported here'), 400);
-      return `(SELECT ${q} AS q, row_number() OVER (ORDER BY ${order}) AS n, r.content FROM fhir.resource r WHERE ${whereSql} ORDER BY ${order} LIMIT ${count} OFFSET ${offset})`;
-    });
-    const { rows } = await this.db.query<{ q: number; content: Resource }>(`SELECT q, content FROM (${parts.join(' UNION ALL ')}) s ORDER BY q, n`, values);
-    const out: Resource[][] = queries.map(() => []);
-    for (const row of rows) out[row.q].push(row.content);
-    return out;
-  }
-
-  /** The SQL of one search: its WHERE clause (values appended to `values`), order and paging. */
-  private searchQuery(resourceType: string, params: Record<string, string | string[]>, values: unknown[]) {
+    const where: string[] = ['r.resource_type = $1', 'NOT r.deleted'];
+    const values: unknown[] = [resourceType];
     const add = (v: unknown) => {
       values.push(v);
       return `$${values.length}`;
     };
-    const where: string[] = [`r.resource_type = ${add(resourceType)}`, 'NOT r.deleted'];
     let count = 20;
     let offset = 0;
     let order = 'r.last_updated DESC, r.id';
@@ -213,7 +181,36 @@ export class FhirStore {
         }
       }
     }
-    return { whereSql: where.join(' AND '), order, count, offset, total, includes };
+    const whereSql = where.join(' AND ');
+    const { rows } = await this.db.query<Row>(`SELECT r.content FROM fhir.resource r WHERE ${whereSql} ORDER BY ${order} LIMIT ${count} OFFSET ${offset}`, values);
+    let totalCount: number | undefined;
+    if (total) {
+      const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir.resource r WHERE ${whereSql}`, values);
+      totalCount = Number(counted.rows[0].n);
+    }
+    const resources = rows.map((r) => r.content);
+    return { resources, included: await this.includes(resources, includes), total: totalCount, offset, count };
+  }
+
+  /**
+   * The resources named by `targets` ("Type/id") and every resource of the
+   * `via` types that references one of them through the given reference
+   * parameter, current versions only, in one statement. A reverse-reference
+   * lookup for callers that need a few resources around each of many
+   * targets at once (organisation-level access loads families with it).
+   */
+  async linked(targets: string[], via: { resourceType: string; param: string }[]): Promise<Resource[]> {
+    if (targets.length === 0) return [];
+    const { rows } = await this.db.query<Row>(
+      `SELECT r.content FROM fhir.reference_index x JOIN fhir.resource r ON r.resource_type = x.resource_type AND r.id = x.id
+        WHERE x.target = ANY($1) AND (x.resource_type, x.param) IN (SELECT * FROM unnest($2::text[], $3::text[])) AND NOT r.deleted
+       UNION ALL
+       SELECT r.content FROM fhir.resource r JOIN unnest($1::text[]) t(ref) ON r.resource_type = split_part(t.ref, '/', 1) AND r.id = split_part(t.ref, '/', 2)
+        WHERE NOT r.deleted`,
+      [targets, via.map((v) => v.resourceType), via.map((v) => v.param)],
+    );
+    const seen = new Set<string>();
+    return rows.map((r) => r.content).filter((r) => !seen.has(`${r.resourceType}/${r.id}`) && Boolean(seen.add(`${r.resourceType}/${r.id}`)));
   }
 
   /** _include: what the matches reference; _revinclude: what references the matches (https://hl7.org/fhir/R4/search.html#revinclude). */
@@ -345,10 +342,10 @@ export class FhirStore {
   }
 
   /** The first version of a resource, validated (throws the OperationOutcome of every fault). */
-  private prepareCreate<T extends Resource>(resource: T, keepId = false): T {
+  private prepareCreate<T extends Resource>(resource: T, keepId = false, validation: ValidationOptions = {}): T {
     const id = keepId && resource.id ? resource.id : randomUUID();
     const stored = { ...resource, id, meta: { ...resource.meta, versionId: '1', lastUpdated: new Date().toISOString() } } as T;
-    assertValidResource(stored);
+    assertValidResource(stored, validation);
     return stored;
   }
 

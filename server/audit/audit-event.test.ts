@@ -1,4 +1,5 @@
 import { buildAuditEvent, type AuditInput } from './audit-event';
+import { validationIssues } from '../../fhir/validate';
 import { LEGAL_BASIS } from './codes';
 
 const base: AuditInput = {
@@ -100,5 +101,26 @@ describe('buildAuditEvent', () => {
     const event = buildAuditEvent({ ...base, crossOrganisation: { organisations: ['Organization/ostfold-familieambulatorium'] } });
     expect(event.agent[1]).toMatchObject({ policy: [LEGAL_BASIS.disclosureToHealthPersonnel], purposeOfUse: [{ coding: [expect.objectContaining({ code: 'COC' })] }] });
     expect(event.entity).toContainEqual(expect.objectContaining({ what: { reference: 'Organization/ostfold-familieambulatorium' } }));
+  });
+
+  it('builds only valid AuditEvents, StructureDefinitions included (the store leaves that pass out for them)', () => {
+    const variants: AuditInput[] = [
+      base,
+      { ...base, entities: ['Patient/p1', 'CarePlan/c1/_history/2'] },
+      { ...base, interaction: 'search-type', entities: [], query: 'status=requested&_include=Task:owner' },
+      { ...base, interaction: 'create', method: 'POST', status: 201 },
+      { ...base, interaction: 'transaction', method: 'POST', entities: [] },
+      { ...base, status: 403, outcomeDescription: 'insufficient scope' },
+      { ...base, status: 500 },
+      { ...base, aborted: true },
+      { ...base, actor: undefined, status: 401, network: undefined },
+      { ...base, interaction: 'unknown', method: 'DELETE', status: 404, entities: [] },
+      { ...base, actor: { ...base.actor!, role: 'coordinator', organisation: { ...base.actor!.organisation!, parent: { orgnr: '910000012', reference: 'Organization/sarpsborg-kommune' } }, user: { subject: 'pseudonym-123', hprNumber: '565501872', name: 'Helse Søster' } } },
+      { ...base, crossOrganisation: { organisations: ['Organization/ostfold-familieambulatorium', 'Organization/sykehuset-ostfold'] } },
+    ];
+    for (const input of variants) {
+      const event = { ...buildAuditEvent(input), id: 'a1', meta: { versionId: '1', lastUpdated: '2026-01-02T03:04:05.000Z' } };
+      expect(validationIssues(event)).toEqual([]);
+    }
   });
 });
