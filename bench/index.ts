@@ -23,5 +23,5 @@ export const suites: Record<string, BenchSuite> = {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   restart: { summary: 'forlop start killed (SIGKILL) with N families (default 1,000) in flight and restarted: seconds to serving, state loaded, memory', load: () => require('./restart') },
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  'auth-audit': { summary: 'requests/s with and without authentication (Bearer, DPoP) and audit', load: () => require('./auth-audit') },
+  'auth-audit': { summary: 'requests/s with and without authentication (Bearer, DPoP) and audit: the middleware alone, then through the whole API', load: () => require('./auth-audit') },
 };
