@@ -18,7 +18,7 @@
  * trail and organisation-level access cost FHIR store work: the figure a
  * client of Forløp sees.
  */
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import type { CarePlan, Observation, Patient, Task } from '@medplum/fhirtypes';
 import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';
@@ -31,6 +31,7 @@ import { auditTrail } from '../server/audit';
 import { authenticate, requireScope } from '../server/auth';
 import { importPublicKey, verifyJwsPayload } from '../server/auth/jws-signature';
 import { getToken, makeProof, newDpopKey, type DpopKey } from '../test/security/dpop-client';
+import { numberOption } from './options';
 
 interface Stack {
   name: string;
@@ -38,16 +39,15 @@ interface Stack {
   headers: (i: number, url: string) => Record<string, string>;
 }
 
-async function serve(middleware: RequestHandler[]): Promise<{ url: string; server: Server }> {
+async function serve(middleware: RequestHandler[]): Promise<Listening> {
   const app = express();
   app.use(...(middleware.length > 0 ? middleware : [(_req, _res, next) => next()] as RequestHandler[]));
   app.get('/fhir/Task/:id', (req, res) => {
     res.json({ resourceType: 'Task', id: req.params.id, status: 'requested', intent: 'order' });
   });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+  const server = await listenLater();
+  server.use(app);
+  return server;
 }
 
 async function load(url: string, requests: number, concurrency: number, headers: Stack['headers'], path = (i: number) => `/fhir/Task/${i % 50}`): Promise<number> {
@@ -80,32 +80,24 @@ function proofSignatureOnly(jwk: JWK): RequestHandler {
   };
 }
 
-function option(args: string[], name: string, fallback: number): number {
-  const found = args.find((a) => a.startsWith(`--${name}=`));
-  return found ? Number(found.split('=')[1]) : fallback;
-}
-
 export async function run(args: string[]): Promise<void> {
-  const requests = option(args, 'requests', 500);
-  const concurrency = option(args, 'concurrency', 16);
-  const rounds = option(args, 'rounds', 40);
+  const requests = numberOption(args, 'requests', 500);
+  const concurrency = numberOption(args, 'concurrency', 16);
+  const rounds = numberOption(args, 'rounds', 40);
   const idp: DevIdp = await startDevIdp({ accessTokenTtlSeconds: 3600 });
   try {
     const authOptions = { issuer: idp.issuer, audience: DEV_API_AUDIENCE, jwks: { uri: idp.jwksUri }, organisations: idp.organisations };
-    const bearer = await getToken(idp, 'helsestasjon', 'system/Task.rs');
+    // Every token both parts use, now: asking the IdP again after minutes of load meets a reset keep-alive socket.
+    const scopes = 'system/Task.rs system/Observation.rs';
     const key = await newDpopKey();
-    const dpopToken = await getToken(idp, 'helsestasjon', 'system/Task.rs', { dpop: key });
-    // The API part's tokens too, now: asking the IdP again after minutes of load meets a reset keep-alive socket.
-    const apiScopes = 'system/Task.rs system/Observation.rs';
-    const apiKey = await newDpopKey();
-    const apiTokens: ApiTokens = { bearer: await getToken(idp, 'helsestasjon', apiScopes), dpopToken: await getToken(idp, 'helsestasjon', apiScopes, { dpop: apiKey }), key: apiKey };
+    const tokens: Tokens = { bearer: await getToken(idp, 'helsestasjon', scopes), dpopToken: await getToken(idp, 'helsestasjon', scopes, { dpop: key }), key };
+    const { bearer, dpopToken } = tokens;
     const audited: unknown[] = [];
     const write = async (event: unknown) => {
       audited.push(event);
       if (audited.length > 1000) audited.length = 0;
     };
 
-    const proofKey = key;
     let proofs: string[] = [];
     let used = 0;
     const stacks: Stack[] = [
@@ -132,7 +124,7 @@ export async function run(args: string[]): Promise<void> {
     const servers = await Promise.all(stacks.map((stack) => serve(stack.middleware)));
     const dpopUrl = servers[3].url;
     const makeProofs = (count: number) =>
-      Promise.all(Array.from({ length: count }, (_, i) => makeProof(proofKey, { htm: 'GET', htu: `${dpopUrl}/fhir/Task/${i % 50}`, accessToken: dpopToken })));
+      Promise.all(Array.from({ length: count }, (_, i) => makeProof(key, { htm: 'GET', htu: `${dpopUrl}/fhir/Task/${i % 50}`, accessToken: dpopToken })));
 
     // Warm up every stack (JIT, JWKS fetch, key import), then interleave rounds and take the median,
     // so that machine noise and warm-up order do not favour one stack.
@@ -141,13 +133,10 @@ export async function run(args: string[]): Promise<void> {
     proofs = await makeProofs(2 * (warmUp + rounds * requests));
     for (const [i, stack] of stacks.entries()) await load(servers[i].url, warmUp, concurrency, stack.headers);
     const samples = await interleave(stacks.map((stack, i) => ({ url: servers[i].url, headers: stack.headers })), rounds, requests, concurrency);
-    for (const { server } of servers) {
-      server.closeAllConnections();
-      server.close();
-    }
+    for (const server of servers) server.close();
     console.log(`The middleware alone (a handler that reads nothing): requests=${requests} x ${rounds} rounds; concurrency=${concurrency}; client and server in one process`);
     report(stacks.map((s) => s.name), samples);
-    await throughTheApi(idp, apiTokens, args, concurrency);
+    await throughTheApi(idp, tokens, args, concurrency);
   } finally {
     await idp.stop();
   }
@@ -184,10 +173,10 @@ function report(names: string[], samples: number[][]): void {
  * (allowed through the family, so the family's membership is looked up).
  * Options: --api-requests=N per round (default 300), --api-rounds=R (default 10).
  */
-async function throughTheApi(idp: DevIdp, tokens: ApiTokens, args: string[], concurrency: number): Promise<void> {
+async function throughTheApi(idp: DevIdp, tokens: Tokens, args: string[], concurrency: number): Promise<void> {
   const { bearer, dpopToken, key } = tokens;
-  const requests = option(args, 'api-requests', 300);
-  const rounds = option(args, 'api-rounds', 10);
+  const requests = numberOption(args, 'api-requests', 300);
+  const rounds = numberOption(args, 'api-rounds', 10);
   const store = await FhirStore.open(await openPglite());
   const here = 'Organization/sarpsborg-helsestasjon';
   const reads: Record<'Task' | 'Observation', string[]> = { Task: [], Observation: [] };
@@ -221,14 +210,20 @@ async function throughTheApi(idp: DevIdp, tokens: ApiTokens, args: string[], con
   await store.close();
 }
 
-interface ApiTokens {
+interface Tokens {
   bearer: string;
   dpopToken: string;
   key: DpopKey;
 }
 
+interface Listening {
+  url: string;
+  use(app: RequestListener): void;
+  close(): void;
+}
+
 /** A server listening before its app exists (the app needs its own URL for DPoP's htu). */
-async function listenLater(): Promise<{ url: string; use(app: RequestListener): void; close(): void }> {
+async function listenLater(): Promise<Listening> {
   let app: RequestListener = (_req, res) => res.writeHead(503).end();
   const server = createServer((req, res) => app(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

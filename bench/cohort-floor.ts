@@ -23,11 +23,7 @@ import { DefinitionRegistry } from '../pathways/registry';
 import { createTestEnvironment } from '../temporal/embedded/test-env';
 import { advance, applyEvent, nextWakeUp, startPathway } from '../workflows/pathway-state';
 import type { cohortFloor, FloorMode } from './workflows/cohort-floor';
-
-function option(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-}
+import { numberOption, textOption } from './options';
 
 /** The days (as epoch ms, start of day in Oslo) a cohort family wakes on, by the pure state machine. */
 function wakeTimes(plan: Plan, enrolment: string, dueDate: string): number[] {
@@ -48,8 +44,8 @@ function wakeTimes(plan: Plan, enrolment: string, dueDate: string): number[] {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const families = Number(option(args, 'families', '1000'));
-  const shapes = option(args, 'shapes', 'remote,local,timers').split(',') as FloorMode[];
+  const families = numberOption(args, 'families', 1000, 1);
+  const shapes = textOption(args, 'shapes', 'remote,local,timers').split(',') as FloorMode[];
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const plan = DefinitionRegistry.builtIn().plan('Basisprogram');
   const enrolment = '2026-11-03';

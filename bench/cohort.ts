@@ -26,11 +26,7 @@ import { createTestEnvironment } from '../temporal/embedded/test-env';
 import { createForlopWorker, workflowBundle } from '../temporal/worker';
 import type { familyPathway } from '../workflows/family-pathway';
 import { birthRegisteredSignal, FAMILY_PATHWAY_WORKFLOW, familyWorkflowId } from '../workflows/messages';
-
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
+import { numberOption, textOption } from './options';
 
 async function pool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -40,8 +36,8 @@ async function pool(count: number, concurrency: number, task: (i: number) => Pro
 }
 
 export async function run(args: string[]): Promise<void> {
-  const families = option(args, 'families', 1000);
-  const concurrency = option(args, 'concurrency', 200);
+  const families = numberOption(args, 'families', 1000);
+  const concurrency = numberOption(args, 'concurrency', 200);
   const groups = 10;
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const enrolment = '2026-11-03';
@@ -80,8 +76,8 @@ export async function run(args: string[]): Promise<void> {
     activities: { applyPathwayEffects: (input: Parameters<typeof pathwayActivities.applyPathwayEffects>[0]) => (activities++, pathwayActivities.applyPathwayEffects(input)) },
     maxConcurrentWorkflowTaskExecutions: 100,
     maxConcurrentActivityTaskExecutions: 100,
-    workflowThreadPoolSize: option(args, 'workflow-threads', 2),
-    ...(args.includes('--cache') ? { maxCachedWorkflows: option(args, 'cache', 0) } : {}),
+    workflowThreadPoolSize: numberOption(args, 'workflow-threads', 2),
+    ...(textOption(args, 'cache') !== undefined ? { maxCachedWorkflows: numberOption(args, 'cache', 0) } : {}),
   });
 
   let peakRss = process.memoryUsage().rss;

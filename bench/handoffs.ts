@@ -26,11 +26,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startInProcessStack } from '../app/in-process-stack';
 import { osloDate } from '../pathways/calendar';
 import { familyWorkflowId, handoffQuery, handoffWorkflowId, pathwayStateQuery } from '../workflows/messages';
-
-function option(args: string[], name: string, fallback: number): number {
-  const found = args.find((a) => a.startsWith(`--${name}=`));
-  return found ? Number(found.split('=')[1]) : fallback;
-}
+import { numberOption } from './options';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
@@ -85,13 +81,13 @@ function step<T>(label: string, work: () => Promise<T>): Promise<T> {
 
 export async function run(args: string[]): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const handoffs = option(args, 'handoffs', 30);
-  const writes = option(args, 'writes', 1000);
-  const familyCount = option(args, 'families', 20);
-  const queryDeadlineMs = option(args, 'query-deadline-ms', 2000);
+  const handoffs = numberOption(args, 'handoffs', 30);
+  const writes = numberOption(args, 'writes', 1000);
+  const familyCount = numberOption(args, 'families', 20);
+  const queryDeadlineMs = numberOption(args, 'query-deadline-ms', 2000);
   // Shorter while a reaction is timed: an idle workflow answers in milliseconds, and a lost query should cost little.
-  const reactionQueryDeadlineMs = option(args, 'reaction-query-deadline-ms', 250);
-  progress.deadline = Date.now() + option(args, 'timeout', 300) * 1000;
+  const reactionQueryDeadlineMs = numberOption(args, 'reaction-query-deadline-ms', 250);
+  progress.deadline = Date.now() + numberOption(args, 'timeout', 300) * 1000;
   const today = osloDate(Date.now());
   const stack = await startInProcessStack(today, 'bench-handoffs', { realTime: true, follow: true });
   let unanswered = 0;

@@ -22,14 +22,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { enrolThroughApi, freePort, helsestasjonToken } from '../test/support/processes';
 import { FAMILY_PATHWAY_WORKFLOW } from '../workflows/messages';
-
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return fallback;
-  const value = Number(args[i].includes('=') ? args[i].split('=')[1] : args[i + 1]);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
-  return value;
-}
+import { numberOption } from './options';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -128,9 +121,9 @@ async function enrol(api: string, headers: Record<string, string>): Promise<void
 const RUNNING_FAMILIES = `WorkflowType = '${FAMILY_PATHWAY_WORKFLOW}' AND ExecutionStatus = 'Running'`;
 
 export async function run(args: string[]): Promise<void> {
-  const families = option(args, 'families', 1000);
-  const concurrency = option(args, 'concurrency', 20);
-  progress.deadline = Date.now() + option(args, 'timeout', 600) * 1000;
+  const families = numberOption(args, 'families', 1000, 1);
+  const concurrency = numberOption(args, 'concurrency', 20, 1);
+  progress.deadline = Date.now() + numberOption(args, 'timeout', 600, 1) * 1000;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'forlop-bench-restart-'));
   const env = {
     FORLOP_DATA_DIR: dataDir,

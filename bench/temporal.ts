@@ -23,13 +23,9 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { openPglite, openPostgres } from '../fhir/store';
 import { SqlStorage, startEmbeddedTemporal } from '../temporal/embedded';
 import * as activities from '../test/temporal/activities';
+import { numberOption } from './options';
 
 const workflowsPath = require.resolve('../test/temporal/workflows');
-
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-}
 
 async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<void> {
   let next = 0;
@@ -80,9 +76,9 @@ function childCpuMs(pid: number): number {
 
 export async function run(args: string[]): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const workflows = option(args, 'workflows', 1000);
-  const signals = option(args, 'signals', 2000);
-  const concurrency = option(args, 'concurrency', 100);
+  const workflows = numberOption(args, 'workflows', 1000);
+  const signals = numberOption(args, 'signals', 2000);
+  const concurrency = numberOption(args, 'concurrency', 100);
 
   const server = await startEmbeddedTemporal();
   const inProcess = await workload(server.address, workflows, signals, concurrency, 'in-process');
@@ -113,7 +109,7 @@ export async function run(args: string[]): Promise<void> {
     child.kill('SIGTERM');
   }
 
-  await persistent(option(args, 'persistent-workflows', workflows), option(args, 'persistent-signals', signals), concurrency);
+  await persistent(numberOption(args, 'persistent-workflows', workflows), numberOption(args, 'persistent-signals', signals), concurrency);
 }
 
 /** The server on durable storage: PGlite in a temporary directory, and a PostgreSQL server when one is configured. */
