@@ -43,7 +43,6 @@ export async function run(args: string[]): Promise<void> {
     const resource = { ...task('p'), id: `t${i}`, meta: { versionId: '1', lastUpdated: new Date().toISOString() } };
     const row = ['Task', resource.id, 1, resource.meta.lastUpdated, false, resource];
     await rawDb.query('INSERT INTO fhir.resource (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)', row);
-    await rawDb.query('INSERT INTO fhir.resource_history (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, $6)', row);
     const rows = indexRows(resource);
     for (const t of rows.tokens) await rawDb.query('INSERT INTO fhir.token_index VALUES ($1, $2, $3, $4, $5)', ['Task', resource.id, t.param, t.system, t.code]);
     for (const r of rows.references) await rawDb.query('INSERT INTO fhir.reference_index VALUES ($1, $2, $3, $4)', ['Task', resource.id, r.param, r.target]);
@@ -52,7 +51,7 @@ export async function run(args: string[]): Promise<void> {
   const rawPerSecond = singles / ((performance.now() - t0) / 1000);
   await rawDb.close();
   const bare = await PGlite.create();
-  await bare.query('CREATE TABLE r (id text PRIMARY KEY, content jsonb)');
+  await bare.query('CREATE TABLE r (id text PRIMARY KEY, content json)');
   t0 = performance.now();
   for (let i = 0; i < singles; i++) await bare.query('INSERT INTO r VALUES ($1, $2)', [`t${i}`, { ...task('p'), id: `t${i}` }]);
   const barePerSecond = singles / ((performance.now() - t0) / 1000);

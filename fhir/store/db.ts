@@ -3,6 +3,8 @@
  * WebAssembly, in a data directory or in memory) by default, a PostgreSQL
  * server through `DATABASE_URL`. Both run the same SQL.
  */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 
@@ -11,13 +13,60 @@ export interface Queryable {
 }
 
 export interface Db extends Queryable {
+  /**
+   * This process is the database's only client (PGlite: one process opens a
+   * data directory), so what it wrote is all that was written.
+   */
+  exclusive?: boolean;
   /** Runs `fn` in one transaction: all of it is committed, or none of it. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
+/**
+ * PGlite serves one process: two opening the same data directory would each
+ * run a PostgreSQL on the same files (PGlite does not refuse it), and the
+ * FHIR store counts on being the only writer (Db.exclusive). A lock file
+ * names the process that has it; one left by a process that is gone is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, 'forlop.lock');
+  for (;;) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number(readFileSync(file, 'utf8'));
+    if (holder && isAlive(holder)) {
+      throw new Error(
+        `The PGlite data directory ${dataDir} is already open in ${holder === process.pid ? 'this process' : `process ${holder}`}; PGlite serves one process. Stop the other, or give every process the same PostgreSQL server (DATABASE_URL).`,
+      );
+    }
+    rmSync(file, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export async function openPglite(dataDir?: string): Promise<Db> {
-  const db = await PGlite.create(dataDir);
+  const unlock = dataDir ? lockDataDir(dataDir) : () => undefined;
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dataDir);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   // PGlite runs one statement at a time; a queue keeps transactions from interleaving.
   let chain: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -26,9 +75,13 @@ export async function openPglite(dataDir?: string): Promise<Db> {
     return next;
   };
   return {
+    exclusive: true,
     query: (sql, params) => serial(() => db.query(sql, params)) as never,
     transaction: (fn) => serial(() => db.transaction((tx) => fn({ query: (sql, params) => tx.query(sql, params) as never }))),
-    close: () => db.close(),
+    close: async () => {
+      await db.close();
+      unlock();
+    },
   };
 }
 

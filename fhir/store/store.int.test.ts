@@ -67,6 +67,14 @@ describe.each(backends)('FHIR store on %s', (_name, open) => {
       [2, false],
       [1, false],
     ]);
+    // The current version is stored once (fhir.resource) and the ones it replaced in the history:
+    // the change feed still sees every version with its own content.
+    const feed = (await store.changesAfter(0, 1000)).filter((c) => c.resource.id === created.id);
+    expect(feed.map((c) => [c.resource.meta?.versionId, (c.resource as Patient).birthDate, c.deleted])).toEqual([
+      ['1', '1990-01-01', false],
+      ['2', '1990-01-02', false],
+      ['3', '1990-01-02', true],
+    ]);
     expect((await outcomeOf(store.read('Patient', 'nope'))).status).toBe(404);
   });
 
@@ -158,5 +166,32 @@ describe.each(backends)('FHIR store on %s', (_name, open) => {
     const both = await store.linked([ref], [{ resourceType: 'Task', param: 'patient' }, { resourceType: 'Task', param: 'focus' }]);
     expect(both.map((r) => r.id).sort()).toEqual([patient.id, mine.id, mentioned.id].sort());
     expect(await store.linked([], [{ resourceType: 'Task', param: 'patient' }])).toEqual([]);
+  });
+
+  it('keeps a write generation that grows with every write of a watched type, and only then', async () => {
+    const watched = ['Patient', 'CarePlan', 'CareTeam', 'EpisodeOfCare'];
+    const before = (await store.writeGeneration(watched))!;
+    await store.create(task('generation'));
+    await store.createAll([{ resourceType: 'AuditEvent', type: { code: 'rest' }, recorded: '2026-03-30T09:00:00Z', agent: [{ requestor: true, who: { display: 'x' } }], source: { observer: { display: 'Forløp' } } }]);
+    expect(await store.writeGeneration(watched)).toBe(before);
+    const patient = store.create(mother);
+    // Under way: on PGlite (this process writes alone) there is no generation to trust yet.
+    const during = await store.writeGeneration(watched);
+    if (_name === 'PGlite') expect(during).toBeUndefined();
+    await patient;
+    const after = (await store.writeGeneration(watched))!;
+    expect(after).toBeGreaterThan(before);
+    await store.update({ ...(await patient), birthDate: '1990-01-04' });
+    expect(await store.writeGeneration(['Patient'])).toBeGreaterThan(0);
+    expect(await store.writeGeneration(watched)).toBeGreaterThan(after);
+    await expect(store.writeGeneration(['Task'])).rejects.toThrow('No write generation is kept for Task');
+    if (_name === 'PostgreSQL') {
+      // Another process on the same database (forlop worker beside forlop serve): its writes count too.
+      const other = await FhirStore.open(await openPostgres(process.env.FORLOP_TEST_DATABASE_URL!));
+      const seen = (await store.writeGeneration(watched))!;
+      await other.create(mother);
+      expect(await store.writeGeneration(watched)).toBeGreaterThan(seen);
+      await other.close();
+    }
   });
 });

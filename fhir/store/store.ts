@@ -31,6 +31,7 @@ export interface SearchResult {
 type Row = { content: Resource; deleted: boolean; version_id: number; last_updated: string | Date };
 
 const MAX_COUNT = 1000;
+const COLUMNS = '(resource_type, id, version_id, last_updated, deleted, content)';
 
 function versionOf(ifMatch: string): number {
   const m = /^(?:W\/)?"?(\d+)"?$/.exec(ifMatch.trim());
@@ -38,10 +39,39 @@ function versionOf(ifMatch: string): number {
   return Number(m[1]);
 }
 
+/**
+ * Write generations kept in memory, for a database this process alone writes
+ * (Db.exclusive), so reading one costs no statement. A write of a watched type
+ * bumps the generation when it starts and again once it has committed or
+ * failed; while one is under way there is no generation to trust.
+ */
+class LocalGenerations {
+  generation = 0;
+  inflight = 0;
+
+  constructor(readonly watched: ReadonlySet<string>) {}
+
+  begin(types: Iterable<string>): (() => void) | undefined {
+    if (![...types].some((t) => this.watched.has(t))) return undefined;
+    this.generation++;
+    this.inflight++;
+    return () => {
+      this.generation++;
+      this.inflight--;
+    };
+  }
+}
+
+/** One per database, shared by every store object opened on it. */
+const localGenerations = new WeakMap<Db, LocalGenerations>();
+
 export class FhirStore {
   private readonly changeListeners = new Set<(resourceType: string) => void>();
 
-  private constructor(private readonly db: Db) {}
+  private constructor(
+    private readonly db: Db,
+    private readonly local?: LocalGenerations,
+  ) {}
 
   /**
    * Calls `listener` after each committed write made through this store
@@ -61,7 +91,24 @@ export class FhirStore {
 
   static async open(db: Db): Promise<FhirStore> {
     await migrate(db);
-    return new FhirStore(db);
+    if (!db.exclusive) return new FhirStore(db);
+    let local = localGenerations.get(db);
+    if (!local) {
+      const { rows } = await db.query<{ resource_type: string }>('SELECT resource_type FROM fhir.write_generation');
+      local = new LocalGenerations(new Set(rows.map((r) => r.resource_type)));
+      localGenerations.set(db, local);
+    }
+    return new FhirStore(db, local);
+  }
+
+  /** Runs a write of resources of `types`: keeps the write generations, and tells the change listeners once it is committed. */
+  private async write<T>(types: string[], fn: () => Promise<T>): Promise<T> {
+    const done = this.local?.begin(types);
+    try {
+      return this.changed(types, await fn());
+    } finally {
+      done?.();
+    }
   }
 
   close(): Promise<void> {
@@ -70,7 +117,7 @@ export class FhirStore {
 
   async create<T extends Resource>(resource: T): Promise<T> {
     // One statement (writeVersion), so atomic without an explicit transaction.
-    return this.changed([resource.resourceType], await this.createIn(this.db, resource));
+    return this.write([resource.resourceType], () => this.createIn(this.db, resource));
   }
 
   /**
@@ -81,8 +128,10 @@ export class FhirStore {
    */
   async createAll<T extends Resource>(resources: T[], validation: ValidationOptions = {}): Promise<T[]> {
     const stored = resources.map((resource) => this.prepareCreate(resource, false, validation));
-    await this.writeVersions(this.db, stored.map((resource) => ({ resource, version: 1, deleted: false, insert: true })));
-    return this.changed(stored.map((r) => r.resourceType), stored);
+    return this.write(stored.map((r) => r.resourceType), async () => {
+      await this.writeVersions(this.db, stored.map((resource) => ({ resource, version: 1, deleted: false, insert: true })));
+      return stored;
+    });
   }
 
   async read<T extends Resource>(resourceType: string, id: string): Promise<T> {
@@ -93,25 +142,24 @@ export class FhirStore {
   }
 
   async vread<T extends Resource>(resourceType: string, id: string, versionId: string): Promise<T> {
-    const { rows } = await this.db.query<Row>('SELECT content, deleted FROM fhir.resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3', [resourceType, id, Number(versionId) || -1]);
+    const { rows } = await this.db.query<Row>('SELECT content, deleted FROM fhir.resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3', [resourceType, id, Number(versionId) || -1]);
     if (rows.length === 0) throw new OperationOutcomeError(notFound(`${resourceType}/${id}/_history/${versionId} not found`));
     if (rows[0].deleted) throw new OperationOutcomeError(gone(`${resourceType}/${id} version ${versionId} is a deletion`));
     return rows[0].content as T;
   }
 
   async update<T extends Resource>(resource: T, options: WriteOptions = {}): Promise<T> {
-    return this.changed([resource.resourceType], await this.db.transaction((tx) => this.updateIn(tx, resource, options)));
+    return this.write([resource.resourceType], () => this.db.transaction((tx) => this.updateIn(tx, resource, options)));
   }
 
   async delete(resourceType: string, id: string, options: WriteOptions = {}): Promise<void> {
-    await this.db.transaction((tx) => this.deleteIn(tx, resourceType, id, options));
-    this.changed([resourceType], undefined);
+    await this.write([resourceType], () => this.db.transaction((tx) => this.deleteIn(tx, resourceType, id, options)));
   }
 
   /** Versions of one resource, newest first (deletions included as entries without a resource). */
   async history(resourceType: string, id: string): Promise<{ versionId: number; deleted: boolean; resource: Resource; lastUpdated: string }[]> {
     const { rows } = await this.db.query<Row>(
-      'SELECT content, deleted, version_id, last_updated FROM fhir.resource_history WHERE resource_type = $1 AND id = $2 ORDER BY version_id DESC',
+      'SELECT content, deleted, version_id, last_updated FROM fhir.resource_version WHERE resource_type = $1 AND id = $2 ORDER BY version_id DESC',
       [resourceType, id],
     );
     if (rows.length === 0) throw new OperationOutcomeError(notFound(`${resourceType}/${id} not found`));
@@ -213,6 +261,34 @@ export class FhirStore {
     return rows.map((r) => r.content).filter((r) => !seen.has(`${r.resourceType}/${r.id}`) && Boolean(seen.add(`${r.resourceType}/${r.id}`)));
   }
 
+  /**
+   * A number that grows whenever a resource of one of `types` is written, by
+   * this process or any other on the same database: the write and the bump
+   * commit together. A cache of facts derived from those resources reads it
+   * before using an entry, and an entry made after reading generation g
+   * stays good while the generation is still g. Kept only for the types the
+   * store's migrations list (fhir.write_generation); another is an error.
+   * Undefined while this process is writing one of them (on a database only
+   * it writes, PGlite, the generation is kept in memory and costs nothing to
+   * read; see LocalGenerations): look up afresh and cache nothing.
+   */
+  async writeGeneration(types: string[]): Promise<number | undefined> {
+    if (this.local) {
+      const unknown = types.filter((t) => !this.local!.watched.has(t));
+      if (unknown.length > 0) throw new Error(`No write generation is kept for ${unknown.join(', ')}: add the type to fhir.write_generation in a store migration`);
+      return this.local.inflight > 0 ? undefined : this.local.generation;
+    }
+    const { rows } = await this.db.query<{ resource_type: string; generation: number }>(
+      'SELECT resource_type, generation::float8 AS generation FROM fhir.write_generation WHERE resource_type = ANY($1)',
+      [types],
+    );
+    if (rows.length !== new Set(types).size) {
+      const missing = types.filter((t) => !rows.some((r) => r.resource_type === t));
+      throw new Error(`No write generation is kept for ${missing.join(', ')}: add the type to fhir.write_generation in a store migration`);
+    }
+    return rows.reduce((sum, r) => sum + Number(r.generation), 0);
+  }
+
   /** _include: what the matches reference; _revinclude: what references the matches (https://hl7.org/fhir/R4/search.html#revinclude). */
   private async includes(matches: Resource[], includes: { reverse: boolean; source: string; param: string; target?: string }[]): Promise<Resource[]> {
     if (matches.length === 0 || includes.length === 0) return [];
@@ -264,7 +340,8 @@ export class FhirStore {
       return value;
     };
     const types = entries.map((e) => e.resource?.resourceType ?? e.request!.url.split(/[/?]/)[0]);
-    const result = await this.db.transaction(async (tx) => {
+    const written = types.filter((_, i) => entries[i].request?.method !== 'GET');
+    return this.write(written, () => this.db.transaction(async (tx) => {
       const responses: BundleEntry[] = [];
       // Creates are validated one by one and written together (one statement), before
       // any entry that reads or changes stored resources, and at the end.
@@ -307,8 +384,7 @@ export class FhirStore {
       }
       await flush();
       return { resourceType: 'Bundle', type: 'transaction-response', entry: responses } as Bundle;
-    });
-    return this.changed(types.filter((_, i) => entries[i].request?.method !== 'GET'), result);
+    }));
   }
 
   /**
@@ -319,8 +395,14 @@ export class FhirStore {
    */
   async changesAfter(seq: number, limit = 100): Promise<{ seq: number; resource: Resource; deleted: boolean }[]> {
     const { rows } = await this.db.query<{ seq: string | number; content: Resource; deleted: boolean }>(
-      `SELECT c.seq, h.content, h.deleted FROM fhir.change c JOIN fhir.resource_history h USING (resource_type, id, version_id)
-       WHERE c.seq > $1 ORDER BY c.seq LIMIT $2`,
+      // Each change's version by its key, from whichever table holds it (joining the view
+      // fhir.resource_version instead would read all of both tables).
+      `SELECT c.seq, v.content, v.deleted FROM (SELECT * FROM fhir.change WHERE seq > $1 ORDER BY seq LIMIT $2) c
+       CROSS JOIN LATERAL (
+         SELECT content, deleted FROM fhir.resource r WHERE r.resource_type = c.resource_type AND r.id = c.id AND r.version_id = c.version_id
+         UNION ALL
+         SELECT content, deleted FROM fhir.resource_history h WHERE h.resource_type = c.resource_type AND h.id = c.id AND h.version_id = c.version_id
+       ) v ORDER BY c.seq`,
       [seq, limit],
     );
     return rows.map((r) => ({ seq: Number(r.seq), resource: r.content, deleted: r.deleted }));
@@ -402,17 +484,18 @@ export class FhirStore {
       return `$${params.length}`;
     };
     const inserts: string[] = [];
-    const history: string[] = [];
     const changed: string[] = [];
     const changes: string[] = [];
     const index: Record<'token_index' | 'reference_index' | 'date_index', string[]> = { token_index: [], reference_index: [], date_index: [] };
     for (const { resource, version, deleted, insert } of items) {
       const [type, id, v, updated, del, content] = [resource.resourceType, resource.id, version, resource.meta!.lastUpdated, deleted, resource].map(add);
       const tuple = `(${type}, ${id}, ${v}, ${updated}, ${del}, ${content})`;
-      history.push(tuple);
       changed.push(`(${type}, ${id}, ${v})`);
       if (insert) inserts.push(tuple);
       else {
+        // The version being replaced moves to the history (every part of the statement reads the
+        // rows as they were before it, so this copies the old version, not the new one).
+        changes.push(`INSERT INTO fhir.resource_history ${COLUMNS} SELECT ${COLUMNS.slice(1, -1)} FROM fhir.resource WHERE resource_type = ${type} AND id = ${id}`);
         changes.push(`UPDATE fhir.resource SET version_id = ${v}, last_updated = ${updated}, deleted = ${del}, content = ${content} WHERE resource_type = ${type} AND id = ${id}`);
         for (const table of Object.keys(index)) changes.push(`DELETE FROM fhir.${table} WHERE resource_type = ${type} AND id = ${id}`);
       }
@@ -422,11 +505,10 @@ export class FhirStore {
       for (const r of rows.references) index.reference_index.push(`(${type}, ${id}, ${add(r.param)}, ${add(r.target)})`);
       for (const d of rows.dates) index.date_index.push(`(${type}, ${id}, ${add(d.param)}, ${add(d.low)}, ${add(d.high)})`);
     }
-    const columns = '(resource_type, id, version_id, last_updated, deleted, content)';
     const parts = [
-      ...(inserts.length ? [`INSERT INTO fhir.resource ${columns} VALUES ${inserts.join(', ')}`] : []),
+      ...(inserts.length ? [`INSERT INTO fhir.resource ${COLUMNS} VALUES ${inserts.join(', ')}`] : []),
       ...changes,
-      `INSERT INTO fhir.resource_history ${columns} VALUES ${history.join(', ')}`,
+      `UPDATE fhir.write_generation SET generation = generation + 1 WHERE resource_type = ANY(${add([...new Set(items.map((i) => i.resource.resourceType))])})`,
       `INSERT INTO fhir.change (resource_type, id, version_id) VALUES ${changed.join(', ')}`,
       ...Object.entries(index).filter(([, tuples]) => tuples.length).map(([table, tuples]) => `INSERT INTO fhir.${table} VALUES ${tuples.join(', ')}`),
     ];
