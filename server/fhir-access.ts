@@ -33,7 +33,58 @@ async function familiesOf(store: FhirStore, patients: Iterable<string>, organisa
   return new Map([...byFamily].map(([patient, membership]) => [patient, familyParticipants(membership as never[], { organisationsByOrgnr })]));
 }
 
+/** The resource types a family's membership is made of (FAMILY_LINKS and the Patient). */
+const MEMBERSHIP_TYPES = ['Patient', ...FAMILY_LINKS.map((l) => l.resourceType)];
+
+/**
+ * The organisations of each family, cached between reads. Looking a family up
+ * costs a statement that returns its membership resources (about 1 ms on
+ * PGlite, more than the read it guards); they change seldom (a new care team,
+ * a moved family). An entry is used only while the store's write generation
+ * of the membership types is the one read before the entry was looked up, so
+ * a change made by any process (the worker writes CarePlans) is seen by the
+ * next request, as without the cache. Writes never use it (writeCheck).
+ */
+export class FamilyCache {
+  private generation = -1;
+  private readonly entries = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly store: FhirStore,
+    private readonly organisationsByOrgnr: Record<string, string>,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async organisations(patients: string[]): Promise<Map<string, Set<string>>> {
+    const generation = await this.store.writeGeneration(MEMBERSHIP_TYPES);
+    if (generation === undefined) return familiesOf(this.store, patients, this.organisationsByOrgnr);
+    if (generation > this.generation) {
+      this.entries.clear();
+      this.generation = generation;
+    }
+    // A generation older than the cache's (a read that raced a newer one) neither uses nor fills it.
+    const current = generation === this.generation;
+    const found = new Map<string, Set<string>>();
+    const missing: string[] = [];
+    for (const patient of new Set(patients)) {
+      const entry = current ? this.entries.get(patient) : undefined;
+      if (entry) found.set(patient, entry);
+      else missing.push(patient);
+    }
+    if (missing.length === 0) return found;
+    const loaded = await familiesOf(this.store, missing, this.organisationsByOrgnr);
+    for (const [patient, organisations] of loaded) {
+      found.set(patient, organisations);
+      if (generation !== this.generation) continue;
+      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+      this.entries.set(patient, organisations);
+    }
+    return found;
+  }
+}
+
 export function readFilter(store: FhirStore, organisationsByOrgnr: Record<string, string>) {
+  const familyCache = new FamilyCache(store, organisationsByOrgnr);
   return (req: Request) => {
     const auth = req.forlop;
     if (!auth) return undefined;
@@ -45,7 +96,7 @@ export function readFilter(store: FhirStore, organisationsByOrgnr: Record<string
       const pending = resources.filter((r) => !direct.has(r));
       const members = pending.flatMap((r) => familyMembers(r as never));
       if (members.length === 0) return [...direct];
-      const families = await familiesOf(store, members, organisationsByOrgnr);
+      const families = await familyCache.organisations(members);
       const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
       const viaFamily = new Set(filterAccessible(auth, pending as never[], context).allowed as Resource[]);
       return resources.filter((r) => direct.has(r) || viaFamily.has(r));

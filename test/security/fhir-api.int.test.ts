@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import type { Bundle } from '@medplum/fhirtypes';
 import { buildHttpApp } from '../../app/http';
 import { DEV_ORGANISATIONS, startDevIdp, type DevIdp } from '../../app/dev-idp';
-import { FhirStore, openPglite } from '../../fhir/store';
+import { FhirStore, openPglite, type Db } from '../../fhir/store';
 
 let idp: DevIdp;
 let store: FhirStore;
@@ -28,9 +28,12 @@ async function token(client: string, scope: string): Promise<string> {
 
 const audits = async () => (await store.search('AuditEvent', { _total: 'accurate', _count: '0' })).total!;
 
+let db: Db;
+
 beforeAll(async () => {
   idp = await startDevIdp();
-  store = await FhirStore.open(await openPglite());
+  db = await openPglite();
+  store = await FhirStore.open(db);
   const app = await buildHttpApp({ store, publicUrl: 'http://127.0.0.1', auth: { issuer: idp.issuer, audience: 'forlop-api', requireDpop: false, organisations: { ...DEV_ORGANISATIONS } } });
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
@@ -86,6 +89,31 @@ it('keeps AuditEvents read-only through the API', async () => {
 
 it('serves the CapabilityStatement without a token', async () => {
   expect((await fetch(`${api}/metadata`)).status).toBe(200);
+});
+
+it("sees a change of a family's organisations at the next read, whoever wrote it", async () => {
+  const sarpsborg = { authorization: `Bearer ${await token('helsestasjon', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
+  const fredrikstad = { authorization: `Bearer ${await token('helsestasjon-fredrikstad', 'system/*.cruds')}` };
+  const mother = (await (
+    await fetch(`${api}/Patient`, { method: 'POST', headers: sarpsborg, body: JSON.stringify({ resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } }) })
+  ).json()) as { id: string };
+  const observation = { resourceType: 'Observation', status: 'final', code: { text: 'EPDS' }, subject: { reference: `Patient/${mother.id}` }, valueInteger: 7 };
+  const observed = (await (await fetch(`${api}/Observation`, { method: 'POST', headers: sarpsborg, body: JSON.stringify(observation) })).json()) as { id: string };
+  const read = async () => (await fetch(`${api}/Observation/${observed.id}`, { headers: fredrikstad })).status;
+  // Read twice: the second is answered from the family cache.
+  expect([await read(), await read()]).toEqual([404, 404]);
+  // Another store object on the same database, as the worker's activities write in `forlop start`:
+  // the family's care team takes in the other municipality, then lets it go.
+  const beside = await FhirStore.open(db);
+  const team = await beside.create({
+    resourceType: 'CareTeam',
+    status: 'active',
+    subject: { reference: `Patient/${mother.id}` },
+    participant: [{ member: { reference: 'Organization/sarpsborg-helsestasjon' } }, { member: { reference: 'Organization/fredrikstad-helsestasjon' } }],
+  });
+  expect([await read(), await read()]).toEqual([200, 200]);
+  await beside.update({ ...team, participant: [team.participant![0]] });
+  expect(await read()).toBe(404);
 });
 
 it("withholds another organisation's family from reads, searches, includes and histories", async () => {
