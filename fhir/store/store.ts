@@ -70,6 +70,8 @@ export class FhirStore {
 
   private constructor(
     private readonly db: Db,
+    /** The types whose write generations are kept (fhir.write_generation: fixed by the migrations). */
+    private readonly watched: ReadonlySet<string>,
     private readonly local?: LocalGenerations,
   ) {}
 
@@ -91,14 +93,12 @@ export class FhirStore {
 
   static async open(db: Db): Promise<FhirStore> {
     await migrate(db);
-    if (!db.exclusive) return new FhirStore(db);
+    const { rows } = await db.query<{ resource_type: string }>('SELECT resource_type FROM fhir.write_generation');
+    const watched = new Set(rows.map((r) => r.resource_type));
+    if (!db.exclusive) return new FhirStore(db, watched);
     let local = localGenerations.get(db);
-    if (!local) {
-      const { rows } = await db.query<{ resource_type: string }>('SELECT resource_type FROM fhir.write_generation');
-      local = new LocalGenerations(new Set(rows.map((r) => r.resource_type)));
-      localGenerations.set(db, local);
-    }
-    return new FhirStore(db, local);
+    if (!local) localGenerations.set(db, (local = new LocalGenerations(watched)));
+    return new FhirStore(db, watched, local);
   }
 
   /** Runs a write of resources of `types`: keeps the write generations, and tells the change listeners once it is committed. */
@@ -273,20 +273,11 @@ export class FhirStore {
    * read; see LocalGenerations): look up afresh and cache nothing.
    */
   async writeGeneration(types: string[]): Promise<number | undefined> {
-    if (this.local) {
-      const unknown = types.filter((t) => !this.local!.watched.has(t));
-      if (unknown.length > 0) throw new Error(`No write generation is kept for ${unknown.join(', ')}: add the type to fhir.write_generation in a store migration`);
-      return this.local.inflight > 0 ? undefined : this.local.generation;
-    }
-    const { rows } = await this.db.query<{ resource_type: string; generation: number }>(
-      'SELECT resource_type, generation::float8 AS generation FROM fhir.write_generation WHERE resource_type = ANY($1)',
-      [types],
-    );
-    if (rows.length !== new Set(types).size) {
-      const missing = types.filter((t) => !rows.some((r) => r.resource_type === t));
-      throw new Error(`No write generation is kept for ${missing.join(', ')}: add the type to fhir.write_generation in a store migration`);
-    }
-    return rows.reduce((sum, r) => sum + Number(r.generation), 0);
+    const unknown = types.filter((t) => !this.watched.has(t));
+    if (unknown.length > 0) throw new Error(`No write generation is kept for ${unknown.join(', ')}: add the type to fhir.write_generation in a store migration`);
+    if (this.local) return this.local.inflight > 0 ? undefined : this.local.generation;
+    const { rows } = await this.db.query<{ generation: number }>('SELECT sum(generation)::float8 AS generation FROM fhir.write_generation WHERE resource_type = ANY($1)', [types]);
+    return Number(rows[0].generation);
   }
 
   /** _include: what the matches reference; _revinclude: what references the matches (https://hl7.org/fhir/R4/search.html#revinclude). */
@@ -505,10 +496,11 @@ export class FhirStore {
       for (const r of rows.references) index.reference_index.push(`(${type}, ${id}, ${add(r.param)}, ${add(r.target)})`);
       for (const d of rows.dates) index.date_index.push(`(${type}, ${id}, ${add(d.param)}, ${add(d.low)}, ${add(d.high)})`);
     }
+    const watchedTypes = [...new Set(items.map((i) => i.resource.resourceType))].filter((t) => this.watched.has(t));
     const parts = [
       ...(inserts.length ? [`INSERT INTO fhir.resource ${COLUMNS} VALUES ${inserts.join(', ')}`] : []),
       ...changes,
-      `UPDATE fhir.write_generation SET generation = generation + 1 WHERE resource_type = ANY(${add([...new Set(items.map((i) => i.resource.resourceType))])})`,
+      ...(watchedTypes.length ? [`UPDATE fhir.write_generation SET generation = generation + 1 WHERE resource_type = ANY(${add(watchedTypes)})`] : []),
       `INSERT INTO fhir.change (resource_type, id, version_id) VALUES ${changed.join(', ')}`,
       ...Object.entries(index).filter(([, tuples]) => tuples.length).map(([table, tuples]) => `INSERT INTO fhir.${table} VALUES ${tuples.join(', ')}`),
     ];

@@ -6,7 +6,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createAccessTokenVerifier, InvalidTokenError, type AccessTokenOptions } from './access-token';
-import { buildAuthContext, ClaimsError, type ClaimNames } from './context';
+import { buildAuthContext, ClaimsError, type ClaimNames, type ForlopAuthContext } from './context';
 import { accessTokenHash, createProofHeaderCache, DPOP_ALGORITHMS, InvalidDpopProofError, verifyDpopProof } from './dpop';
 import { AuthError, type Challenge } from './errors';
 import { createReplayCache, type ReplayCache } from './replay-cache';
@@ -48,8 +48,10 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
   const maxAgeSeconds = options.dpop?.maxAgeSeconds ?? 60;
   const replayCache = options.dpop?.replayCache ?? createReplayCache({ ttlMs: (maxAgeSeconds + 10) * 1000 });
   const headerCache = createProofHeaderCache();
-  // The verifier hands out the same object for a token it has seen, so its ath is hashed once.
+  // The verifier hands out the same object for a token it has seen, so its ath is hashed once
+  // and its claims are made into a context once (per scheme: the context names it).
   const tokenHashes = new WeakMap<object, string>();
+  const contexts = { Bearer: new WeakMap<object, ForlopAuthContext>(), DPoP: new WeakMap<object, ForlopAuthContext>() };
   const algs = DPOP_ALGORITHMS;
 
   /** The challenges to offer: DPoP always (RFC 9449 7.1), Bearer unless DPoP is required. */
@@ -103,8 +105,14 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
       }
     }
 
+    const known = contexts[scheme].get(verified);
+    if (known) {
+      req.forlop = known;
+      return;
+    }
     try {
-      req.forlop = buildAuthContext(verified.claims, { organisations: options.organisations, claimNames: options.claimNames, tokenType: scheme });
+      req.forlop = Object.freeze(buildAuthContext(verified.claims, { organisations: options.organisations, claimNames: options.claimNames, tokenType: scheme }));
+      contexts[scheme].set(verified, req.forlop);
     } catch (error) {
       if (error instanceof ClaimsError) throw new AuthError(403, error.message, []);
       throw error;
