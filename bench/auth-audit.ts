@@ -16,7 +16,9 @@
  *
  * Then the same through the whole API (throughTheApi below), where the audit
  * trail and organisation-level access cost FHIR store work: the figure a
- * client of Forløp sees.
+ * client of Forløp sees. On PGlite, and on a PostgreSQL server when
+ * FORLOP_BENCH_DATABASE_URL (or FORLOP_TEST_DATABASE_URL) names a database
+ * whose schema fhir may be dropped.
  */
 import { createServer, type RequestListener } from 'node:http';
 import type { CarePlan, Observation, Patient, Task } from '@medplum/fhirtypes';
@@ -25,7 +27,7 @@ import express, { type RequestHandler } from 'express';
 import type { JWK } from 'jose';
 import { DEV_API_AUDIENCE, startDevIdp, type DevIdp } from '../app/dev-idp';
 import { buildHttpApp } from '../app/http';
-import { FhirStore, openPglite } from '../fhir/store';
+import { FhirStore, openPglite, openPostgres, type Db } from '../fhir/store';
 import { createApp } from '../server/app';
 import { auditTrail } from '../server/audit';
 import { authenticate, requireScope } from '../server/auth';
@@ -136,7 +138,16 @@ export async function run(args: string[]): Promise<void> {
     for (const server of servers) server.close();
     console.log(`The middleware alone (a handler that reads nothing): requests=${requests} x ${rounds} rounds; concurrency=${concurrency}; client and server in one process`);
     report(stacks.map((s) => s.name), samples);
-    await throughTheApi(idp, tokens, args, concurrency);
+    await throughTheApi(idp, tokens, args, concurrency, 'PGlite', await openPglite());
+    // Production runs on a PostgreSQL server: there the store's statements run in its processes.
+    const url = process.env.FORLOP_BENCH_DATABASE_URL ?? process.env.FORLOP_TEST_DATABASE_URL;
+    if (url) {
+      const db = await openPostgres(url);
+      await db.query('DROP SCHEMA IF EXISTS fhir CASCADE');
+      await throughTheApi(idp, tokens, args, concurrency, `a PostgreSQL server (${new URL(url).host})`, db);
+    } else {
+      console.log('\nOn a PostgreSQL server: not measured; set FORLOP_BENCH_DATABASE_URL (or FORLOP_TEST_DATABASE_URL, e.g. after `source .ci/postgres.sh`) to a database whose schema fhir may be dropped');
+    }
   } finally {
     await idp.stop();
   }
@@ -168,16 +179,16 @@ function report(names: string[], samples: number[][]): void {
 
 /**
  * The same costs through the whole API as `forlop start` composes it (app/http.ts): reads by id from the
- * FHIR store on PGlite, AuditEvents stored in it, organisation-level access checked against it. Two reads:
+ * FHIR store (PGlite or a PostgreSQL server), AuditEvents stored in it, organisation-level access checked against it. Two reads:
  * a Task whose requester is the caller (allowed directly) and an Observation naming no organisation
  * (allowed through the family, so the family's membership is looked up).
  * Options: --api-requests=N per round (default 300), --api-rounds=R (default 10).
  */
-async function throughTheApi(idp: DevIdp, tokens: Tokens, args: string[], concurrency: number): Promise<void> {
+async function throughTheApi(idp: DevIdp, tokens: Tokens, args: string[], concurrency: number, where: string, db: Db): Promise<void> {
   const { bearer, dpopToken, key } = tokens;
   const requests = numberOption(args, 'api-requests', 300);
   const rounds = numberOption(args, 'api-rounds', 10);
-  const store = await FhirStore.open(await openPglite());
+  const store = await FhirStore.open(db);
   const here = 'Organization/sarpsborg-helsestasjon';
   const reads: Record<'Task' | 'Observation', string[]> = { Task: [], Observation: [] };
   for (let i = 0; i < 50; i++) {
@@ -192,7 +203,7 @@ async function throughTheApi(idp: DevIdp, tokens: Tokens, args: string[], concur
   bare.use(createApp({ store }));
   bearerApi.use(await buildHttpApp({ store, publicUrl: bearerApi.url, auth: { ...auth, requireDpop: false } }));
   dpopApi.use(await buildHttpApp({ store, publicUrl: dpopApi.url, auth: { ...auth, requireDpop: true } }));
-  console.log(`\nThrough the API (app/http.ts: FHIR store on PGlite, AuditEvents stored, organisation access): requests=${requests} x ${rounds} rounds`);
+  console.log(`\nThrough the API (app/http.ts: FHIR store on ${where}, AuditEvents stored, organisation access): requests=${requests} x ${rounds} rounds`);
   for (const type of ['Task', 'Observation'] as const) {
     const path = (i: number) => `/fhir/${type}/${reads[type][i % reads[type].length]}`;
     const proofs = await Promise.all(Array.from({ length: requests * (rounds + 1) }, (_, i) => makeProof(key, { htm: 'GET', htu: `${dpopApi.url}${path(i % requests)}`, accessToken: dpopToken })));
