@@ -42,7 +42,7 @@ function lockDataDir(dataDir: string): () => void {
     const holder = Number(readFileSync(file, 'utf8'));
     if (holder && isAlive(holder)) {
       throw new Error(
-        `The PGlite data directory ${dataDir} is already open in ${holder === process.pid ? 'this process' : `process ${holder}`}; PGlite serves one process. Stop the other, or give every process the same PostgreSQL server (DATABASE_URL).`,
+        `The PGlite data directory ${dataDir} is already open in ${holder === process.pid ? 'this process' : `process ${holder}`}; PGlite serves one process. Stop the other, or give every process the same PostgreSQL server (DATABASE_URL). (If that process is not a Forløp, remove ${file}.)`,
       );
     }
     rmSync(file, { force: true });
