@@ -33,7 +33,7 @@ import { auditTrail } from '../server/audit';
 import { authenticate, requireScope } from '../server/auth';
 import { importPublicKey, verifyJwsPayload } from '../server/auth/jws-signature';
 import { getToken, makeProof, newDpopKey, type DpopKey } from '../test/security/dpop-client';
-import { numberOption } from './options';
+import { benchDatabaseHint, benchDatabaseUrl, numberOption } from './options';
 
 interface Stack {
   name: string;
@@ -140,13 +140,13 @@ export async function run(args: string[]): Promise<void> {
     report(stacks.map((s) => s.name), samples);
     await throughTheApi(idp, tokens, args, concurrency, 'PGlite', await openPglite());
     // Production runs on a PostgreSQL server: there the store's statements run in its processes.
-    const url = process.env.FORLOP_BENCH_DATABASE_URL ?? process.env.FORLOP_TEST_DATABASE_URL;
+    const url = benchDatabaseUrl();
     if (url) {
       const db = await openPostgres(url);
       await db.query('DROP SCHEMA IF EXISTS fhir CASCADE');
       await throughTheApi(idp, tokens, args, concurrency, `a PostgreSQL server (${new URL(url).host})`, db);
     } else {
-      console.log('\nOn a PostgreSQL server: not measured; set FORLOP_BENCH_DATABASE_URL (or FORLOP_TEST_DATABASE_URL, e.g. after `source .ci/postgres.sh`) to a database whose schema fhir may be dropped');
+      console.log(`\nOn a PostgreSQL server: not measured; ${benchDatabaseHint('fhir')}`);
     }
   } finally {
     await idp.stop();

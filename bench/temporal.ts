@@ -23,7 +23,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { openPglite, openPostgres } from '../fhir/store';
 import { SqlStorage, startEmbeddedTemporal } from '../temporal/embedded';
 import * as activities from '../test/temporal/activities';
-import { numberOption } from './options';
+import { benchDatabaseHint, benchDatabaseUrl, numberOption } from './options';
 
 const workflowsPath = require.resolve('../test/temporal/workflows');
 
@@ -128,7 +128,7 @@ async function persistent(workflows: number, signals: number, concurrency: numbe
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const url = process.env.FORLOP_BENCH_DATABASE_URL ?? process.env.FORLOP_TEST_DATABASE_URL;
+  const url = benchDatabaseUrl();
   if (url) {
     const pool = new pg.Pool({ connectionString: url });
     await pool.query('DROP SCHEMA IF EXISTS temporal CASCADE');
@@ -150,5 +150,5 @@ async function persistent(workflows: number, signals: number, concurrency: numbe
     if (i === 0) console.log(`  ${'-'.repeat(width[0])}-+-${'-'.repeat(width[1])}-+-${'-'.repeat(width[2])}`);
   }
   console.log('  target: persistent >= 100 workflows/s');
-  if (!url) console.log('  PostgreSQL server: not measured; set FORLOP_BENCH_DATABASE_URL (or FORLOP_TEST_DATABASE_URL, e.g. after `source .ci/postgres.sh`) to a database whose schema temporal may be dropped');
+  if (!url) console.log(`  PostgreSQL server: not measured; ${benchDatabaseHint('temporal')}`);
 }

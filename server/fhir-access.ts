@@ -33,9 +33,6 @@ async function familiesOf(store: FhirStore, patients: Iterable<string>, organisa
   return new Map([...byFamily].map(([patient, membership]) => [patient, familyParticipants(membership as never[], { organisationsByOrgnr })]));
 }
 
-/** The resource types a family's membership is made of (FAMILY_LINKS and the Patient). */
-const MEMBERSHIP_TYPES = ['Patient', ...FAMILY_LINKS.map((l) => l.resourceType)];
-
 /**
  * The organisations of each family, cached between reads. Looking a family up
  * costs a statement that returns its membership resources (about 0.6 ms of
@@ -45,7 +42,7 @@ const MEMBERSHIP_TYPES = ['Patient', ...FAMILY_LINKS.map((l) => l.resourceType)]
  * a change made by any process (the worker writes CarePlans) is seen by the
  * next request, as without the cache. Writes never use it (writeCheck).
  */
-export class FamilyCache {
+class FamilyCache {
   private generation = -1;
   private readonly entries = new Map<string, Set<string>>();
 
@@ -56,7 +53,7 @@ export class FamilyCache {
   ) {}
 
   async organisations(patients: string[]): Promise<Map<string, Set<string>>> {
-    const generation = await this.store.writeGeneration(MEMBERSHIP_TYPES);
+    const generation = await this.store.writeGeneration([...FAMILY_MEMBERSHIP_TYPES]);
     if (generation === undefined) return familiesOf(this.store, patients, this.organisationsByOrgnr);
     if (generation > this.generation) {
       this.entries.clear();

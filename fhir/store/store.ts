@@ -43,16 +43,14 @@ function versionOf(ifMatch: string): number {
  * Write generations kept in memory, for a database this process alone writes
  * (Db.exclusive), so reading one costs no statement. A write of a watched type
  * bumps the generation when it starts and again once it has committed or
- * failed; while one is under way there is no generation to trust.
+ * failed (the function `begin` returns); while one is under way there is no
+ * generation to trust.
  */
 class LocalGenerations {
   generation = 0;
   inflight = 0;
 
-  constructor(readonly watched: ReadonlySet<string>) {}
-
-  begin(types: Iterable<string>): (() => void) | undefined {
-    if (![...types].some((t) => this.watched.has(t))) return undefined;
+  begin(): () => void {
     this.generation++;
     this.inflight++;
     return () => {
@@ -97,13 +95,13 @@ export class FhirStore {
     const watched = new Set(rows.map((r) => r.resource_type));
     if (!db.exclusive) return new FhirStore(db, watched);
     let local = localGenerations.get(db);
-    if (!local) localGenerations.set(db, (local = new LocalGenerations(watched)));
+    if (!local) localGenerations.set(db, (local = new LocalGenerations()));
     return new FhirStore(db, watched, local);
   }
 
   /** Runs a write of resources of `types`: keeps the write generations, and tells the change listeners once it is committed. */
   private async write<T>(types: string[], fn: () => Promise<T>): Promise<T> {
-    const done = this.local?.begin(types);
+    const done = types.some((t) => this.watched.has(t)) ? this.local?.begin() : undefined;
     try {
       return this.changed(types, await fn());
     } finally {
@@ -257,8 +255,8 @@ export class FhirStore {
         WHERE NOT r.deleted`,
       [targets, via.map((v) => v.resourceType), via.map((v) => v.param)],
     );
-    const seen = new Set<string>();
-    return rows.map((r) => r.content).filter((r) => !seen.has(`${r.resourceType}/${r.id}`) && Boolean(seen.add(`${r.resourceType}/${r.id}`)));
+    // A target can also be found through another (a CarePlan about two family members): once each.
+    return [...new Map(rows.map(({ content }) => [`${content.resourceType}/${content.id}`, content])).values()];
   }
 
   /**
