@@ -12,18 +12,8 @@ import { structureIssues } from './structure';
 
 export { isKnownResourceType, toFhirPath } from './json-schema';
 
-export interface ValidationOptions {
-  /**
-   * The StructureDefinition pass (@medplum/core: cardinalities, invariants); default true. Only
-   * resources the server builds itself from typed, tested code may leave it out, where its cost
-   * matters: the audit trail's AuditEvents (one per API request; ~0.45 ms of the ~0.5 ms their
-   * validation takes). The JSON schema, references and Norwegian identifiers are always checked.
-   */
-  structure?: boolean;
-}
-
 /** Every issue with a resource; empty when it is valid. */
-export function validationIssues(resource: unknown, options: ValidationOptions = {}): OperationOutcomeIssue[] {
+export function validationIssues(resource: unknown): OperationOutcomeIssue[] {
   if (!resource || typeof resource !== 'object' || Array.isArray(resource)) return [issue('structure', 'A resource must be a JSON object')];
   const r = resource as Resource;
   if (typeof r.resourceType !== 'string') return [issue('required', 'Missing resourceType', 'resourceType')];
@@ -31,7 +21,7 @@ export function validationIssues(resource: unknown, options: ValidationOptions =
   if (fromSchema.some((i) => i.details?.text?.startsWith('Unknown resource type'))) return fromSchema;
   const issues = [...fromSchema];
   const known = new Set(issues.map((i) => `${i.expression?.[0]}|${i.details?.text}`));
-  for (const i of [...(options.structure === false ? [] : structureIssues(r)), ...referenceIssues(r), ...norwegianIssues(r)]) {
+  for (const i of [...structureIssues(r), ...referenceIssues(r), ...norwegianIssues(r)]) {
     const key = `${i.expression?.[0]}|${i.details?.text}`;
     if (!known.has(key)) {
       known.add(key);
@@ -42,7 +32,7 @@ export function validationIssues(resource: unknown, options: ValidationOptions =
 }
 
 /** Throws one OperationOutcomeError (422) listing every issue when the resource is not valid. */
-export function assertValidResource(resource: unknown, options: ValidationOptions = {}): asserts resource is Resource {
-  const issues = validationIssues(resource, options);
+export function assertValidResource(resource: unknown): asserts resource is Resource {
+  const issues = validationIssues(resource);
   if (issues.length > 0) throw new OperationOutcomeError(unprocessable(issues), 422);
 }

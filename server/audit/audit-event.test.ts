@@ -103,7 +103,7 @@ describe('buildAuditEvent', () => {
     expect(event.entity).toContainEqual(expect.objectContaining({ what: { reference: 'Organization/ostfold-familieambulatorium' } }));
   });
 
-  it('builds only valid AuditEvents, StructureDefinitions included (the store leaves that pass out for them)', () => {
+  it('builds only valid AuditEvents, StructureDefinitions included, whatever the URL and the token held (the store keeps them as built, unvalidated)', () => {
     const variants: AuditInput[] = [
       base,
       { ...base, entities: ['Patient/p1', 'CarePlan/c1/_history/2'] },
@@ -117,6 +117,10 @@ describe('buildAuditEvent', () => {
       { ...base, interaction: 'unknown', method: 'DELETE', status: 404, entities: [] },
       { ...base, actor: { ...base.actor!, role: 'coordinator', organisation: { ...base.actor!.organisation!, parent: { orgnr: '910000012', reference: 'Organization/sarpsborg-kommune' } }, user: { subject: 'pseudonym-123', hprNumber: '565501872', name: 'Helse Søster' } } },
       { ...base, crossOrganisation: { organisations: ['Organization/ostfold-familieambulatorium', 'Organization/sykehuset-ostfold'] } },
+      // What a client controls: the id in the URL, its client id and claims.
+      { ...base, status: 404, entities: ['Task/a b', `Task/${'x'.repeat(300)}`, 'Task/æøå', 'Task/'] },
+      { ...base, actor: { ...base.actor!, clientId: ' odd client ', user: { subject: ' ', hprNumber: '', name: '' } } },
+      { ...base, actor: { ...base.actor!, organisation: { ...base.actor!.organisation!, parent: { orgnr: '123' } } } },
     ];
     for (const input of variants) {
       const event = { ...buildAuditEvent(input), id: 'a1', meta: { versionId: '1', lastUpdated: '2026-01-02T03:04:05.000Z' } };

@@ -107,12 +107,16 @@ export function auditOutcome(status: number, aborted = false): AuditOutcome {
   return '0';
 }
 
+/** A value from a token as a FHIR string can hold it: trimmed, and absent when nothing is left (FHIR strings are never empty). */
+function claim(value: string | undefined): string | undefined {
+  return value?.trim() || undefined;
+}
+
 function clientAgent(actor: AuditActor | undefined, network: AuditInput['network']): AuditEventAgent {
+  const clientId = claim(actor?.clientId);
   return {
     type: { coding: [AGENT_APPLICATION] },
-    who: actor
-      ? { identifier: { system: actor.issuer, value: actor.clientId }, display: actor.clientId }
-      : { display: 'unauthenticated client' },
+    who: clientId ? { identifier: { system: actor!.issuer, value: clientId }, display: clientId } : { display: actor ? 'unidentified client' : 'unauthenticated client' },
     requestor: !actor?.user,
     ...(network?.address ? { network: { address: network.address, type: '2' as const } } : {}),
   };
@@ -136,13 +140,14 @@ function organisationAgent(actor: AuditActor, cross: CrossOrganisationAccess | u
 function userAgent(actor: AuditActor): AuditEventAgent | undefined {
   const user = actor.user;
   if (!user) return undefined;
-  const identifier = user.hprNumber ? { system: HPR_SYSTEM, value: user.hprNumber } : { system: actor.issuer, value: user.subject };
+  const [subject, hprNumber, name, role] = [user.subject, user.hprNumber, user.name, actor.role].map(claim);
+  const identifier = hprNumber ? { system: HPR_SYSTEM, value: hprNumber } : subject ? { system: actor.issuer, value: subject } : undefined;
   return {
     type: { coding: [AGENT_HUMAN_USER] },
-    who: { identifier, display: user.name },
-    altId: user.subject,
+    who: identifier || name ? { ...(identifier ? { identifier } : {}), ...(name ? { display: name } : {}) } : { display: 'unidentified user' },
+    ...(subject ? { altId: subject } : {}),
     requestor: true,
-    ...(actor.role ? { role: [{ text: actor.role }] } : {}),
+    ...(role ? { role: [{ text: role }] } : {}),
   };
 }
 
