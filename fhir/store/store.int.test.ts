@@ -2,7 +2,7 @@
  * The FHIR store against PGlite, and against a PostgreSQL server when
  * FORLOP_TEST_DATABASE_URL is set (.ci/run starts one).
  */
-import type { Bundle, Patient, Task } from '@medplum/fhirtypes';
+import type { AuditEvent, Bundle, Patient, Task } from '@medplum/fhirtypes';
 import { OperationOutcomeError } from '../outcome';
 import { SYSTEMS } from '../norwegian-identifiers';
 import { FhirStore, openPglite, openPostgres } from './index';
@@ -183,8 +183,11 @@ describe.each(backends)('FHIR store on %s', (_name, open) => {
     const watched = ['Patient', 'CarePlan', 'CareTeam', 'EpisodeOfCare'];
     const before = (await store.writeGeneration(watched))!;
     await store.create(task('generation'));
-    await store.createAll([{ resourceType: 'AuditEvent', type: { code: 'rest' }, recorded: '2026-03-30T09:00:00Z', agent: [{ requestor: true, who: { display: 'x' } }], source: { observer: { display: 'Forløp' } } }]);
+    const [audit] = await store.createAll<AuditEvent>([{ resourceType: 'AuditEvent', type: { code: 'rest' }, recorded: '2026-03-30T09:00:00Z', agent: [{ requestor: true, who: { display: 'x' } }], source: { observer: { display: 'Forløp' } } }]);
     expect(await store.writeGeneration(watched)).toBe(before);
+    // Nor is an AuditEvent in the change feed (no reader acts on one), though it is stored and found.
+    expect((await store.changesAfter(0, 100_000)).filter((c) => c.resource.resourceType === 'AuditEvent')).toEqual([]);
+    expect((await store.search('AuditEvent', { _id: audit.id! })).resources).toHaveLength(1);
     const patient = store.create(mother);
     // Under way: on PGlite (this process writes alone) there is no generation to trust yet.
     const during = await store.writeGeneration(watched);

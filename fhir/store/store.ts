@@ -33,6 +33,13 @@ type Row = { content: Resource; deleted: boolean; version_id: number; last_updat
 const MAX_COUNT = 1000;
 const COLUMNS = '(resource_type, id, version_id, last_updated, deleted, content)';
 
+/**
+ * Types the change feed leaves out. Its readers (the event router, the subscription notifier)
+ * act on none of them, and the audit trail writes an AuditEvent at every request: in the feed,
+ * each reader would read every one back.
+ */
+const NOT_IN_CHANGE_FEED = new Set(['AuditEvent']);
+
 function versionOf(ifMatch: string): number {
   const m = /^(?:W\/)?"?(\d+)"?$/.exec(ifMatch.trim());
   if (!m) throw new OperationOutcomeError(badRequest(`If-Match must be an ETag such as W/"3", got '${ifMatch}'`), 400);
@@ -380,7 +387,8 @@ export class FhirStore {
 
   /**
    * Stored versions after `seq`, oldest first: the change feed readers such
-   * as the event router follow. Each version appears once, with its content.
+   * as the event router follow. Each version appears once, with its content;
+   * AuditEvents are not in it (NOT_IN_CHANGE_FEED).
    * (On a PostgreSQL server with concurrent writers a later seq can commit
    * first; readers there must re-read a short window. PGlite writes serially.)
    */
@@ -492,7 +500,7 @@ export class FhirStore {
       // The content goes as JSON text: given an object, PGlite serialises it through a replacer function.
       const [type, id, v, updated, del, content] = [once('text', resource.resourceType), once('text', resource.id), once('int', version), once('ts', resource.meta!.lastUpdated), once('bool', deleted), add(JSON.stringify(resource))];
       const tuple = `(${type}, ${id}, ${v}, ${updated}, ${del}, ${content})`;
-      changed.push(`(${type}, ${id}, ${v})`);
+      if (!NOT_IN_CHANGE_FEED.has(resource.resourceType)) changed.push(`(${type}, ${id}, ${v})`);
       if (insert) inserts.push(tuple);
       else {
         // The version being replaced moves to the history (every part of the statement reads the
@@ -512,7 +520,7 @@ export class FhirStore {
       ...(inserts.length ? [`INSERT INTO fhir.resource ${COLUMNS} VALUES ${inserts.join(', ')}`] : []),
       ...changes,
       ...(watchedTypes.length ? [`UPDATE fhir.write_generation SET generation = generation + 1 WHERE resource_type = ANY(${add(watchedTypes)})`] : []),
-      `INSERT INTO fhir.change (resource_type, id, version_id) VALUES ${changed.join(', ')}`,
+      ...(changed.length ? [`INSERT INTO fhir.change (resource_type, id, version_id) VALUES ${changed.join(', ')}`] : []),
       ...Object.entries(index).filter(([, tuples]) => tuples.length).map(([table, tuples]) => `INSERT INTO fhir.${table} VALUES ${tuples.join(', ')}`),
     ];
     try {
