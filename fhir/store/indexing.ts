@@ -4,7 +4,7 @@
  */
 import { evalFhirPath } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import { paramsFor } from './search-parameters';
+import { paramsFor, type IndexedParam } from './search-parameters';
 
 export interface IndexRows {
   tokens: { param: string; system: string | null; code: string }[];
@@ -31,9 +31,21 @@ export function dateRange(value: unknown): { low: string | null; high: string | 
   return { low: low.toISOString(), high: high.toISOString() };
 }
 
+/** Whether the resource has the element, or a choice-type form of it (effective: effectiveDateTime, effectivePeriod...). */
+function hasElement(keys: string[], element: string): boolean {
+  return keys.some((key) => key === element || (key.length > element.length && key.startsWith(element) && /[A-Z]/.test(key[element.length])));
+}
+
 export function indexRows(resource: Resource): IndexRows {
+  return indexRowsFor(paramsFor(resource.resourceType), resource);
+}
+
+export function indexRowsFor(params: IndexedParam[], resource: Resource): IndexRows {
   const rows: IndexRows = { tokens: [], references: [], dates: [] };
-  for (const param of paramsFor(resource.resourceType)) {
+  const keys = Object.keys(resource);
+  for (const param of params) {
+    // Skipped when the resource has none of the elements it starts from (see IndexedParam.elements).
+    if (param.elements && !param.elements.some((element) => hasElement(keys, element))) continue;
     let values: unknown[];
     try {
       values = evalFhirPath(param.path, resource);

@@ -14,6 +14,12 @@ export interface IndexedParam {
   expression: string;
   /** The expression parsed once: every write evaluates it, and parsing cost more than evaluating. */
   path: FhirPathAtom;
+  /**
+   * The elements the expression starts from (`Task.code | Task.for.where(...)`: code, for), when
+   * every alternative starts from one. A resource with none of them has no value for it, and
+   * @medplum/core takes ten times longer to find an element absent than present.
+   */
+  elements?: string[];
 }
 
 export const SUPPORTED_CODES = ['identifier', 'patient', 'subject', 'status', 'date', 'code', 'type', 'category', 'based-on', 'part-of', 'owner', 'requester', 'focus', 'encounter', 'instantiates-canonical', 'intent', 'authored-on', 'period', 'performer', 'organization'];
@@ -36,7 +42,9 @@ export function paramsFor(resourceType: string): IndexedParam[] {
         if (own.length === 0) continue;
         const list = table.get(base) ?? [];
         const expression = own.join(' | ');
-        list.push({ code: sp.code!, type: sp.type as ParamType, expression, path: parseFhirPath(expression) });
+        const elements = own.map((e) => /^[A-Za-z]+\.([a-z][A-Za-z0-9]*)\b/.exec(e)?.[1]);
+        const starts = elements.every((e) => e !== undefined) ? [...new Set(elements as string[])] : undefined;
+        list.push({ code: sp.code!, type: sp.type as ParamType, expression, path: parseFhirPath(expression), elements: starts });
         table.set(base, list);
       }
     }
