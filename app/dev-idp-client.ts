@@ -21,13 +21,34 @@ export async function newDpopKey(): Promise<DpopKey> {
   return { privateKey, publicKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk) };
 }
 
+/** Whether a request failed because the server had closed or reset its connection (a keep-alive socket it dropped as it was reused). */
+function connectionReset(error: unknown): boolean {
+  for (let e = error as { code?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.code === 'UND_ERR_SOCKET') return true;
+  }
+  return false;
+}
+
+/**
+ * Runs `request` once more if its connection was reset: a keep-alive socket the server closed
+ * just as the client reused it (after minutes of load in the benchmarks). Only for requests that
+ * are safe to repeat; a token request is (each attempt signs a new client assertion).
+ */
+export async function onceMoreIfReset<T>(request: () => Promise<T>): Promise<T> {
+  try {
+    return await request();
+  } catch (error) {
+    if (!connectionReset(error)) throw error;
+    return request();
+  }
+}
+
 /** Fetches a token for a demo client with private_key_jwt, DPoP-bound when a key is given. */
-export async function getToken(
-  idp: DevIdp,
-  clientName: string,
-  scope: string,
-  options: { dpop?: DpopKey; resource?: string } = {},
-): Promise<string> {
+export async function getToken(idp: DevIdp, clientName: string, scope: string, options: { dpop?: DpopKey; resource?: string } = {}): Promise<string> {
+  return onceMoreIfReset(() => requestToken(idp, clientName, scope, options));
+}
+
+async function requestToken(idp: DevIdp, clientName: string, scope: string, options: { dpop?: DpopKey; resource?: string }): Promise<string> {
   const client = idp.clients[clientName];
   const config = await oidc.discovery(
     new URL(idp.issuer),
