@@ -56,7 +56,7 @@ export class FeedLoop {
  * A reader of the FHIR change feed (the event router, the subscription
  * notifier): `runOnce` passes on the next batch and says how many changes it
  * passed; the follower runs it until caught up, on every poll and on every
- * write in this process other than an AuditEvent.
+ * write in this process that enters the feed.
  */
 export abstract class FeedFollower {
   protected stopped = false;
@@ -78,9 +78,7 @@ export abstract class FeedFollower {
   /** Follows the change feed until stop(): polls, and wakes at once on writes in this process. */
   start(intervalMs = 250): void {
     this.loop = new FeedLoop(() => this.runUntilCaughtUp(), (error) => this.follow.log?.(`${this.name} error`, { error: error.message }), intervalMs);
-    this.unsubscribe = this.follow.store.onChange((type) => {
-      if (type !== 'AuditEvent') this.loop?.wake();
-    });
+    this.unsubscribe = this.follow.store.onChange(() => this.loop?.wake());
     this.loop.start();
   }
 

@@ -182,12 +182,17 @@ describe.each(backends)('FHIR store on %s', (_name, open) => {
   it('keeps a write generation that grows with every write of a watched type, and only then', async () => {
     const watched = ['Patient', 'CarePlan', 'CareTeam', 'EpisodeOfCare'];
     const before = (await store.writeGeneration(watched))!;
+    const notified: string[] = [];
+    const unsubscribe = store.onChange((type) => notified.push(type));
     await store.create(task('generation'));
     const [audit] = await store.createAll<AuditEvent>([{ resourceType: 'AuditEvent', type: { code: 'rest' }, recorded: '2026-03-30T09:00:00Z', agent: [{ requestor: true, who: { display: 'x' } }], source: { observer: { display: 'Forløp' } } }]);
     expect(await store.writeGeneration(watched)).toBe(before);
     // Nor is an AuditEvent in the change feed (no reader acts on one), though it is stored and found.
     expect((await store.changesAfter(0, 100_000)).filter((c) => c.resource.resourceType === 'AuditEvent')).toEqual([]);
     expect((await store.search('AuditEvent', { _id: audit.id! })).resources).toHaveLength(1);
+    // ...and the feed's readers in this process are woken for the Task only.
+    unsubscribe();
+    expect(notified).toEqual(['Task']);
     const patient = store.create(mother);
     // Under way: on PGlite (this process writes alone) there is no generation to trust yet.
     const during = await store.writeGeneration(watched);

@@ -82,8 +82,9 @@ export class FhirStore {
 
   /**
    * Calls `listener` after each committed write made through this store
-   * object, with the resource type (a transaction: once per type), so the
-   * change feed's readers in this process need not wait for their next poll.
+   * object that enters the change feed, with the resource type (a
+   * transaction: once per type), so the feed's readers in this process need
+   * not wait for their next poll.
    * Returns the unsubscribe function.
    */
   onChange(listener: (resourceType: string) => void): () => void {
@@ -92,7 +93,10 @@ export class FhirStore {
   }
 
   private changed<T>(resourceTypes: Iterable<string>, result: T): T {
-    for (const type of new Set(resourceTypes)) for (const listener of this.changeListeners) listener(type);
+    for (const type of new Set(resourceTypes)) {
+      if (NOT_IN_CHANGE_FEED.has(type)) continue;
+      for (const listener of this.changeListeners) listener(type);
+    }
     return result;
   }
 
