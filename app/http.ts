@@ -11,7 +11,7 @@ import { createApp } from '../server/app';
 import { auditTrail, groupCommit } from '../server/audit';
 import { authenticate, resolveAuthenticateOptions } from '../server/auth';
 import { fhirScopes } from '../server/fhir-authorization';
-import { readFilter, writeCheck } from '../server/fhir-access';
+import { organisationAccessChecks } from '../server/fhir-access';
 import { coordinatorApi } from '../server/coordinator/api';
 import { temporalFamilyReader } from './coordinator-reader';
 import type { AuthSettings } from './config';
@@ -39,14 +39,15 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
   if (options.auth) {
     fhirMiddleware.push(authenticate(await resolveAuthenticateOptions(options.auth, { organisations: options.auth.organisations, publicBaseUrl: options.publicUrl })));
   }
-  const visibility = options.auth ? readFilter(store, options.auth.organisations) : undefined;
+  const access = options.auth ? organisationAccessChecks(store, options.auth.organisations) : undefined;
+  const visibility = access?.readFilter;
   return createApp({
     store,
     publicUrl: options.publicUrl,
     fhirMiddleware,
     authorize: options.auth ? [fhirScopes()] : [],
     visibility,
-    writeAccess: options.auth ? writeCheck(store, options.auth.organisations) : undefined,
+    writeAccess: access?.writeCheck,
     coordinatorApi: options.temporal ? coordinatorApi({ store, families: temporalFamilyReader(options.temporal), visibility, today: options.today }) : undefined,
   });
 }

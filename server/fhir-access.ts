@@ -34,13 +34,18 @@ async function familiesOf(store: FhirStore, patients: Iterable<string>, organisa
 }
 
 /**
- * The organisations of each family, cached between reads. Looking a family up
- * costs a statement that returns its membership resources (about 0.6 ms of
+ * The organisations of each family, cached between requests. Looking a family
+ * up costs a statement that returns its membership resources (about 0.6 ms of
  * CPU on PGlite, more than the read it guards); they change seldom (a new care team,
  * a moved family). An entry is used only while the store's write generation
  * of the membership types is the one read before the entry was looked up, so
  * a change made by any process (the worker writes CarePlans) is seen by the
- * next request, as without the cache. Writes never use it (writeCheck).
+ * next request, as without the cache.
+ *
+ * Reads and writes share it. A write check is no staler with it than without:
+ * the lookup was never part of the write's transaction either, so both see
+ * every membership change committed before the request asked; a write that
+ * changes a family's members bumps the generation in its own statement.
  */
 class FamilyCache {
   private generation = -1;
@@ -48,11 +53,12 @@ class FamilyCache {
 
   constructor(
     private readonly store: FhirStore,
-    private readonly organisationsByOrgnr: Record<string, string>,
+    readonly organisationsByOrgnr: Record<string, string>,
     private readonly maxEntries = 10_000,
   ) {}
 
   async organisations(patients: string[]): Promise<Map<string, Set<string>>> {
+    if (patients.length === 0) return new Map();
     const generation = await this.store.writeGeneration([...FAMILY_MEMBERSHIP_TYPES]);
     if (generation === undefined) return familiesOf(this.store, patients, this.organisationsByOrgnr);
     if (generation > this.generation) {
@@ -80,8 +86,14 @@ class FamilyCache {
   }
 }
 
-export function readFilter(store: FhirStore, organisationsByOrgnr: Record<string, string>) {
-  const familyCache = new FamilyCache(store, organisationsByOrgnr);
+/** Organisation-level access over one store: the read filter and the write check, sharing one family cache. */
+export function organisationAccessChecks(store: FhirStore, organisationsByOrgnr: Record<string, string>) {
+  const families = new FamilyCache(store, organisationsByOrgnr);
+  return { readFilter: readFilter(families), writeCheck: writeCheck(families) };
+}
+
+function readFilter(familyCache: FamilyCache) {
+  const { organisationsByOrgnr } = familyCache;
   return (req: Request) => {
     const auth = req.forlop;
     if (!auth) return undefined;
@@ -102,13 +114,14 @@ export function readFilter(store: FhirStore, organisationsByOrgnr: Record<string
 }
 
 /** Write checks: the caller must take part in the resource before and after the change. */
-export function writeCheck(store: FhirStore, organisationsByOrgnr: Record<string, string>) {
+function writeCheck(familyCache: FamilyCache) {
+  const { organisationsByOrgnr } = familyCache;
   return (req: Request) => {
     const auth = req.forlop;
     if (!auth) return undefined;
     return async (change: { before?: Resource; after?: Resource }): Promise<void> => {
       const members = new Set([change.before, change.after].flatMap((r) => (r ? familyMembers(r as never) : [])));
-      const families = await familiesOf(store, members, organisationsByOrgnr);
+      const families = await familyCache.organisations([...members]);
       const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
       const decision = organisationWriteAccess(auth, change as never, context);
       if (!decision.allowed) throw new OperationOutcomeError(forbidden(decision.reason), 403);

@@ -116,6 +116,31 @@ it("sees a change of a family's organisations at the next read, whoever wrote it
   expect(await read()).toBe(404);
 });
 
+it("decides a write by the family's organisations as they are now, whoever changed them", async () => {
+  const sarpsborg = { authorization: `Bearer ${await token('helsestasjon', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
+  const fredrikstad = { authorization: `Bearer ${await token('helsestasjon-fredrikstad', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
+  const mother = (await (
+    await fetch(`${api}/Patient`, { method: 'POST', headers: sarpsborg, body: JSON.stringify({ resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } }) })
+  ).json()) as { id: string };
+  const observation = JSON.stringify({ resourceType: 'Observation', status: 'final', code: { text: 'EPDS' }, subject: { reference: `Patient/${mother.id}` }, valueInteger: 7 });
+  const write = async () => (await fetch(`${api}/Observation`, { method: 'POST', headers: fredrikstad, body: observation })).status;
+  const observations = async () => (await store.search('Observation', { subject: `Patient/${mother.id}`, _total: 'accurate', _count: '0' })).total;
+  // Twice: the second check is answered from the family cache the writes share with the reads.
+  expect([await write(), await write()]).toEqual([403, 403]);
+  // The care team takes in the other municipality (written beside the API, as the worker's activities do), then lets it go.
+  const beside = await FhirStore.open(db);
+  const team = await beside.create({
+    resourceType: 'CareTeam',
+    status: 'active',
+    subject: { reference: `Patient/${mother.id}` },
+    participant: [{ member: { reference: 'Organization/sarpsborg-helsestasjon' } }, { member: { reference: 'Organization/fredrikstad-helsestasjon' } }],
+  });
+  expect([await write(), await write()]).toEqual([201, 201]);
+  await beside.update({ ...team, participant: [team.participant![0]] });
+  expect(await write()).toBe(403);
+  expect(await observations()).toBe(2);
+});
+
 it("withholds another organisation's family from reads, searches, includes and histories", async () => {
   const sarpsborg = { authorization: `Bearer ${await token('helsestasjon', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
   const fredrikstad = { authorization: `Bearer ${await token('helsestasjon-fredrikstad', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
