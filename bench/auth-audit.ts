@@ -14,13 +14,17 @@
  * Options: --requests=N per round (default 500), --rounds=R (default 40),
  * --concurrency=C (default 16).
  *
- * Then the same through the whole API (throughTheApi below), where the audit
- * trail and organisation-level access cost FHIR store work: the figure a
- * client of Forløp sees. On PGlite, and on a PostgreSQL server when
+ * Then the same through the whole API (throughTheApi below) for two reads, a
+ * search and a create, where the audit trail and organisation-level access
+ * cost FHIR store work: the figure a client of Forløp sees. On PGlite in a
+ * temporary data directory, and on a PostgreSQL server when
  * FORLOP_BENCH_DATABASE_URL (or FORLOP_TEST_DATABASE_URL) names a database
  * whose schema fhir may be dropped.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type RequestListener } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { CarePlan, Observation, Patient, Task } from '@medplum/fhirtypes';
 import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';
@@ -52,18 +56,27 @@ async function serve(middleware: RequestHandler[]): Promise<Listening> {
   return server;
 }
 
-async function load(url: string, requests: number, concurrency: number, headers: Stack['headers'], path = (i: number) => `/fhir/Task/${i % 50}`): Promise<number> {
+/** A request the load sends: GET by default; a body is sent as FHIR JSON. */
+interface Call {
+  path: (i: number) => string;
+  method?: 'GET' | 'POST';
+  body?: (i: number) => unknown;
+}
+
+async function load(url: string, requests: number, concurrency: number, headers: Stack['headers'], call: Call = { path: (i) => `/fhir/Task/${i % 50}` }): Promise<number> {
   let next = 0;
   let failures = 0;
+  const method = call.method ?? 'GET';
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < requests) {
         const i = next++;
-        const target = `${url}${path(i)}`;
-        const response = await fetch(target, { headers: headers(i, target) });
+        const target = `${url}${call.path(i)}`;
+        const body = call.body ? JSON.stringify(call.body(i)) : undefined;
+        const response = await fetch(target, { method, body, headers: { ...headers(i, target.split('?')[0]), ...(body ? { 'content-type': 'application/fhir+json' } : {}) } });
         await response.arrayBuffer();
-        if (response.status !== 200) failures++;
+        if (response.status !== (method === 'POST' ? 201 : 200)) failures++;
       }
     }),
   );
@@ -90,7 +103,7 @@ export async function run(args: string[]): Promise<void> {
   try {
     const authOptions = { issuer: idp.issuer, audience: DEV_API_AUDIENCE, jwks: { uri: idp.jwksUri }, organisations: idp.organisations };
     // Every token both parts use, now: asking the IdP again after minutes of load meets a reset keep-alive socket.
-    const scopes = 'system/Task.rs system/Observation.rs';
+    const scopes = 'system/Task.rs system/Observation.crs';
     const key = await newDpopKey();
     const tokens: Tokens = { bearer: await getToken(idp, 'helsestasjon', scopes), dpopToken: await getToken(idp, 'helsestasjon', scopes, { dpop: key }), key };
     const { bearer, dpopToken } = tokens;
@@ -138,7 +151,13 @@ export async function run(args: string[]): Promise<void> {
     for (const server of servers) server.close();
     console.log(`The middleware alone (a handler that reads nothing): requests=${requests} x ${rounds} rounds; concurrency=${concurrency}; client and server in one process`);
     report(stacks.map((s) => s.name), samples);
-    await throughTheApi(idp, tokens, args, concurrency, 'PGlite', await openPglite());
+    // On disk, as `forlop start` keeps it (config.database.dataDir), not in memory: writes cost differently there.
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'forlop-bench-'));
+    try {
+      await throughTheApi(idp, tokens, args, concurrency, 'PGlite in a data directory', await openPglite(dataDir));
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
     // Production runs on a PostgreSQL server: there the store's statements run in its processes.
     const url = benchDatabaseUrl();
     if (url) {
@@ -154,10 +173,10 @@ export async function run(args: string[]): Promise<void> {
 }
 
 /** Each round runs every target back to back; returns req/s per target per round. */
-async function interleave(targets: { url: string; headers: Stack['headers']; path?: (i: number) => string }[], rounds: number, requests: number, concurrency: number): Promise<number[][]> {
+async function interleave(targets: { url: string; headers: Stack['headers']; call?: Call }[], rounds: number, requests: number, concurrency: number): Promise<number[][]> {
   const samples: number[][] = targets.map(() => []);
   for (let round = 0; round < rounds; round++) {
-    for (const [i, t] of targets.entries()) samples[i].push(await load(t.url, requests, concurrency, t.headers, t.path));
+    for (const [i, t] of targets.entries()) samples[i].push(await load(t.url, requests, concurrency, t.headers, t.call));
   }
   return samples;
 }
@@ -178,10 +197,15 @@ function report(names: string[], samples: number[][]): void {
 }
 
 /**
- * The same costs through the whole API as `forlop start` composes it (app/http.ts): reads by id from the
- * FHIR store (PGlite or a PostgreSQL server), AuditEvents stored in it, organisation-level access checked against it. Two reads:
- * a Task whose requester is the caller (allowed directly) and an Observation naming no organisation
- * (allowed through the family, so the family's membership is looked up).
+ * The same costs through the whole API as `forlop start` composes it (app/http.ts): the FHIR store
+ * (PGlite in a data directory, as `forlop start` keeps it, or a PostgreSQL server), AuditEvents
+ * stored in it, organisation-level access checked against it. Four interactions, from the lightest:
+ * - a read by id of a Task whose requester is the caller (allowed from the Task itself);
+ * - a read by id of an Observation naming no organisation (allowed through the family, so the
+ *   family's membership is looked up);
+ * - a search for the caller's Tasks, ten a page (each one checked, all named in the AuditEvent);
+ * - a create of an Observation in a family the caller takes part in (validated, the family looked
+ *   up uncached, as every write does).
  * Options: --api-requests=N per round (default 300), --api-rounds=R (default 20: single rounds swing widely, and the median of 10 moved by a few points from run to run).
  */
 async function throughTheApi(idp: DevIdp, tokens: Tokens, args: string[], concurrency: number, where: string, db: Db): Promise<void> {
@@ -190,32 +214,49 @@ async function throughTheApi(idp: DevIdp, tokens: Tokens, args: string[], concur
   const rounds = numberOption(args, 'api-rounds', 20);
   const store = await FhirStore.open(db);
   const here = 'Organization/sarpsborg-helsestasjon';
-  const reads: Record<'Task' | 'Observation', string[]> = { Task: [], Observation: [] };
+  const tasks: string[] = [];
+  const observations: string[] = [];
+  const patients: string[] = [];
   for (let i = 0; i < 50; i++) {
     const patient = await store.create<Patient>({ resourceType: 'Patient', managingOrganization: { reference: here } });
     const subject = { reference: `Patient/${patient.id}` };
+    patients.push(subject.reference);
     await store.create<CarePlan>({ resourceType: 'CarePlan', status: 'active', intent: 'plan', subject, author: { reference: here } });
-    reads.Observation.push((await store.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'EPDS' }, subject, valueInteger: 7 })).id!);
-    reads.Task.push((await store.create<Task>({ resourceType: 'Task', status: 'requested', intent: 'order', for: subject, requester: { reference: here }, owner: { reference: 'Organization/ostfold-familieambulatorium' } })).id!);
+    observations.push((await store.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'EPDS' }, subject, valueInteger: 7 })).id!);
+    tasks.push((await store.create<Task>({ resourceType: 'Task', status: 'requested', intent: 'order', for: subject, requester: { reference: here }, owner: { reference: 'Organization/ostfold-familieambulatorium' } })).id!);
   }
+  const interactions: { name: string; call: Call }[] = [
+    { name: 'Task read (the caller is its requester)', call: { path: (i) => `/fhir/Task/${tasks[i % tasks.length]}` } },
+    { name: 'Observation read (through the family)', call: { path: (i) => `/fhir/Observation/${observations[i % observations.length]}` } },
+    { name: "Task search (the caller's, 10 a page)", call: { path: (i) => `/fhir/Task?requester=${here}&_count=10&_offset=${(i % 5) * 10}` } },
+    {
+      name: 'Observation create (in its family)',
+      call: {
+        path: () => '/fhir/Observation',
+        method: 'POST',
+        body: (i) => ({ resourceType: 'Observation', status: 'final', code: { text: 'EPDS' }, subject: { reference: patients[i % patients.length] }, valueInteger: i % 30 }),
+      },
+    },
+  ];
   const auth = { issuer: idp.issuer, audience: DEV_API_AUDIENCE, jwksUri: idp.jwksUri, organisations: idp.organisations };
   const [bare, bearerApi, dpopApi] = await Promise.all([0, 1, 2].map(() => listenLater()));
   bare.use(createApp({ store }));
   bearerApi.use(await buildHttpApp({ store, publicUrl: bearerApi.url, auth: { ...auth, requireDpop: false } }));
   dpopApi.use(await buildHttpApp({ store, publicUrl: dpopApi.url, auth: { ...auth, requireDpop: true } }));
   console.log(`\nThrough the API (app/http.ts: FHIR store on ${where}, AuditEvents stored, organisation access): requests=${requests} x ${rounds} rounds`);
-  for (const type of ['Task', 'Observation'] as const) {
-    const path = (i: number) => `/fhir/${type}/${reads[type][i % reads[type].length]}`;
-    const proofs = await Promise.all(Array.from({ length: requests * (rounds + 1) }, (_, i) => makeProof(key, { htm: 'GET', htu: `${dpopApi.url}${path(i % requests)}`, accessToken: dpopToken })));
+  for (const { name, call } of interactions) {
+    const htm = call.method ?? 'GET';
+    const proofs = await Promise.all(
+      Array.from({ length: requests * (rounds + 1) }, (_, i) => makeProof(key, { htm, htu: `${dpopApi.url}${call.path(i % requests).split('?')[0]}`, accessToken: dpopToken })),
+    );
     let used = 0;
     const targets = [
-      { url: bare.url, headers: () => ({}), path },
-      { url: bearerApi.url, headers: () => ({ authorization: `Bearer ${bearer}` }), path },
-      { url: dpopApi.url, headers: () => ({ authorization: `DPoP ${dpopToken}`, dpop: proofs[used++] }), path },
+      { url: bare.url, headers: () => ({}), call },
+      { url: bearerApi.url, headers: () => ({ authorization: `Bearer ${bearer}` }), call },
+      { url: dpopApi.url, headers: () => ({ authorization: `DPoP ${dpopToken}`, dpop: proofs[used++] }), call },
     ];
-    for (const t of targets) await load(t.url, requests, concurrency, t.headers, t.path);
-    const how = type === 'Task' ? 'the caller is its requester' : 'through the family';
-    report([`${type} read, no auth, no audit`, `${type} read (${how}), audit + Bearer`, `${type} read (${how}), audit + DPoP`], await interleave(targets, rounds, requests, concurrency));
+    for (const t of targets) await load(t.url, requests, concurrency, t.headers, t.call);
+    report([`${name}, no auth, no audit`, `${name}, audit + Bearer`, `${name}, audit + DPoP`], await interleave(targets, rounds, requests, concurrency));
   }
   for (const api of [bare, bearerApi, dpopApi]) api.close();
   await store.close();
