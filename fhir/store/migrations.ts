@@ -47,11 +47,33 @@ const MIGRATIONS: string[] = [
   // caches (server/fhir-access.ts).
   `CREATE TABLE fhir.write_generation (resource_type text PRIMARY KEY, generation bigint NOT NULL);
    INSERT INTO fhir.write_generation (resource_type, generation) VALUES ('Patient', 0), ('CarePlan', 0), ('CareTeam', 0), ('EpisodeOfCare', 0)`,
+  // 6: AuditEvents in a table of their own (audit-events.ts): one row each, its columns holding the
+  // values of their search parameters, instead of a current row and search index rows in two more
+  // tables (the largest part of what audit cost a read). Those already stored move here, their
+  // patients taken from their index rows, and leave the generic tables.
+  `CREATE TABLE fhir.audit_event (
+     id text PRIMARY KEY, last_updated timestamptz NOT NULL, recorded timestamptz NOT NULL,
+     type_system text, type_code text, patients text[] NOT NULL, content json NOT NULL);
+   CREATE INDEX audit_event_recorded ON fhir.audit_event (recorded);
+   CREATE INDEX audit_event_last_updated ON fhir.audit_event (last_updated);
+   CREATE INDEX audit_event_patients ON fhir.audit_event USING gin (patients);
+   INSERT INTO fhir.audit_event (id, last_updated, recorded, type_system, type_code, patients, content)
+     SELECT r.id, r.last_updated, (r.content->>'recorded')::timestamptz,
+            CASE WHEN r.content->'type'->>'code' IS NOT NULL THEN r.content->'type'->>'system' END, r.content->'type'->>'code',
+            ARRAY(SELECT DISTINCT x.target FROM fhir.reference_index x WHERE x.resource_type = 'AuditEvent' AND x.id = r.id AND x.param = 'patient'),
+            r.content
+       FROM fhir.resource r WHERE r.resource_type = 'AuditEvent' AND NOT r.deleted;
+   DELETE FROM fhir.token_index WHERE resource_type = 'AuditEvent';
+   DELETE FROM fhir.reference_index WHERE resource_type = 'AuditEvent';
+   DELETE FROM fhir.date_index WHERE resource_type = 'AuditEvent';
+   DELETE FROM fhir.resource_history WHERE resource_type = 'AuditEvent';
+   DELETE FROM fhir.resource WHERE resource_type = 'AuditEvent'`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export async function migrate(db: Db): Promise<void> {
+/** Applies the migrations this database lacks, up to `upTo` (tests of a migration stop before it). */
+export async function migrate(db: Db, upTo = SCHEMA_VERSION): Promise<void> {
   await db.transaction(async (tx) => {
     // Several processes (forlop serve, forlop worker) may start at once against one
     // database: one migrates, the others wait for it and then find nothing to do.
@@ -63,7 +85,7 @@ export async function migrate(db: Db): Promise<void> {
     if (current > SCHEMA_VERSION) {
       throw new Error(`The FHIR store's database has schema version ${current}, newer than this Forløp understands (${SCHEMA_VERSION}). Run a newer Forløp, or restore a backup made for this version.`);
     }
-    for (let v = current + 1; v <= SCHEMA_VERSION; v++) {
+    for (let v = current + 1; v <= upTo; v++) {
       for (const statement of MIGRATIONS[v - 1].split(';').map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
       await tx.query('INSERT INTO fhir.schema_version (version) VALUES ($1)', [v]);
     }

@@ -5,19 +5,22 @@
 import type { AuditEvent, Bundle, Patient, Task } from '@medplum/fhirtypes';
 import { OperationOutcomeError } from '../outcome';
 import { SYSTEMS } from '../norwegian-identifiers';
-import { FhirStore, openPglite, openPostgres } from './index';
+import { FhirStore, openPglite, openPostgres, type Db } from './index';
+import { migrate } from './migrations';
 
-const backends: [string, () => Promise<FhirStore>][] = [['PGlite', async () => FhirStore.open(await openPglite())]];
+/** A fresh, empty database on each backend (its schema not yet made). */
+const databases: [string, () => Promise<Db>][] = [['PGlite', () => openPglite()]];
 if (process.env.FORLOP_TEST_DATABASE_URL) {
-  backends.push([
+  databases.push([
     'PostgreSQL',
     async () => {
       const db = await openPostgres(process.env.FORLOP_TEST_DATABASE_URL!);
       await db.query('DROP SCHEMA IF EXISTS fhir CASCADE');
-      return FhirStore.open(db);
+      return db;
     },
   ]);
 }
+const backends: [string, () => Promise<FhirStore>][] = databases.map(([name, fresh]) => [name, async () => FhirStore.open(await fresh())]);
 
 const mother: Patient = { resourceType: 'Patient', identifier: [{ system: SYSTEMS.fnr, value: '01019000083' }], birthDate: '1990-01-01' };
 const task = (patientId: string, overrides: Partial<Task> = {}): Task => ({
@@ -211,6 +214,90 @@ describe.each(backends)('FHIR store on %s', (_name, open) => {
       await other.create(mother);
       expect(await store.writeGeneration(watched)).toBeGreaterThan(seen);
       await other.close();
+    }
+  });
+
+  it('keeps AuditEvents in their own table: read, searched by date, type and patient, included, never changed', async () => {
+    const event = (recorded: string, entity: string[], type = { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' }): AuditEvent => ({
+      resourceType: 'AuditEvent',
+      type,
+      recorded,
+      agent: [{ requestor: true, who: { display: 'client' } }],
+      source: { observer: { display: 'Forløp' } },
+      entity: entity.map((reference) => ({ what: { reference } })),
+    });
+    const patient = await store.create(mother);
+    const p = `Patient/${patient.id}`;
+    const [early, late, other] = await store.createAll<AuditEvent>([
+      event('2026-04-01T08:00:00Z', [p, 'Task/t1']),
+      event('2026-04-02T08:00:00.250Z', [`${p}/_history/1`]),
+      event('2026-04-02T09:00:00Z', ['Patient/someone-else', 'http://elsewhere/fhir/Patient/x'], { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110100' }),
+    ]);
+    const ids = async (params: Record<string, string>) => (await store.search('AuditEvent', params)).resources.map((r) => r.id).sort();
+    expect(await store.read('AuditEvent', early.id!)).toEqual(early);
+    expect(await store.vread('AuditEvent', late.id!, '1')).toEqual(late);
+    expect((await outcomeOf(store.vread('AuditEvent', late.id!, '2'))).status).toBe(404);
+    expect((await store.history('AuditEvent', early.id!)).map((h) => h.versionId)).toEqual([1]);
+    expect((await outcomeOf(store.read('AuditEvent', 'nobody'))).status).toBe(404);
+
+    const all = [early.id, late.id, other.id].sort();
+    expect(await ids({ _id: all.join(','), _count: '10' })).toEqual(all);
+    expect(await ids({ _id: all.join(','), date: 'ge2026-04-02' })).toEqual([late.id, other.id].sort());
+    expect(await ids({ _id: all.join(','), date: '2026-04-02T08:00:00.250Z' })).toEqual([late.id]);
+    expect(await ids({ _id: all.join(','), date: 'lt2026-04-02' })).toEqual([early.id]);
+    expect(await ids({ _id: all.join(','), type: 'rest' })).toEqual([early.id, late.id].sort());
+    expect(await ids({ _id: all.join(','), type: 'http://dicom.nema.org/resources/ontology/DCM|110100' })).toEqual([other.id]);
+    expect(await ids({ _id: all.join(','), type: '|rest' })).toEqual([]);
+    // patient: references that resolve to a Patient, as written (a version of one is its own target, as
+    // in the search index of other types), not an absolute URL.
+    expect(await ids({ patient: p })).toEqual([early.id]);
+    expect(await ids({ patient: `${p}/_history/1,Patient/someone-else` })).toEqual([late.id, other.id].sort());
+    expect(await ids({ patient: 'http://elsewhere/fhir/Patient/x' })).toEqual([]);
+    expect(await ids({ [`patient:Patient`]: patient.id! })).toEqual([early.id]);
+    const page = await store.search('AuditEvent', { _id: all.join(','), _sort: '_lastUpdated', _count: '2', _total: 'accurate' });
+    expect([page.total, page.resources.length]).toEqual([3, 2]);
+    expect((await outcomeOf(store.search('AuditEvent', { entity: 'Task/t1' }))).status).toBe(400);
+
+    // Who saw this patient: the AuditEvents naming it, with the patient's search.
+    const withLog = await store.search('Patient', { _id: patient.id!, _revinclude: 'AuditEvent:patient' });
+    expect(withLog.included.map((r) => r.id).sort()).toEqual([early.id]);
+    const named = await store.search('AuditEvent', { _id: early.id!, _include: 'AuditEvent:patient' });
+    expect(named.included.map((r) => `${r.resourceType}/${r.id}`)).toEqual([p]);
+
+    // Append-only, also inside a transaction, and nothing of them in the generic tables.
+    expect((await outcomeOf(store.update({ ...early, outcome: '8' }))).status).toBe(405);
+    expect((await outcomeOf(store.delete('AuditEvent', early.id!))).status).toBe(405);
+    const tx = outcomeOf(store.transaction({ resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'DELETE', url: `AuditEvent/${early.id}` } }] }));
+    expect((await tx).status).toBe(405);
+    expect(await store.read('AuditEvent', early.id!)).toEqual(early);
+    const db = (store as unknown as { db: Db }).db;
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT (SELECT count(*) FROM fhir.resource WHERE resource_type = 'AuditEvent') + (SELECT count(*) FROM fhir.token_index WHERE resource_type = 'AuditEvent')
+            + (SELECT count(*) FROM fhir.reference_index WHERE resource_type = 'AuditEvent') + (SELECT count(*) FROM fhir.date_index WHERE resource_type = 'AuditEvent') AS n`,
+    );
+    expect(Number(rows[0].n)).toBe(0);
+  });
+});
+
+describe.each(databases)('FHIR store migration 6 on %s', (_name, fresh) => {
+  it('moves the AuditEvents stored before it into their own table, searchable as before', async () => {
+    const db = await fresh();
+    try {
+      await migrate(db, 5);
+      // An AuditEvent as the store kept it at schema version 5: a current row and its index rows.
+      const content = { resourceType: 'AuditEvent', id: 'old', meta: { versionId: '1', lastUpdated: '2026-03-01T10:00:01Z' }, type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' }, recorded: '2026-03-01T10:00:00Z', agent: [{ requestor: true, who: { display: 'c' } }], source: { observer: { display: 'Forløp' } }, entity: [{ what: { reference: 'Patient/p' } }] };
+      await db.query(`INSERT INTO fhir.resource VALUES ('AuditEvent', 'old', 1, '2026-03-01T10:00:01Z', false, $1)`, [JSON.stringify(content)]);
+      await db.query(`INSERT INTO fhir.token_index VALUES ('AuditEvent', 'old', 'type', 'http://terminology.hl7.org/CodeSystem/audit-event-type', 'rest')`);
+      await db.query(`INSERT INTO fhir.reference_index VALUES ('AuditEvent', 'old', 'patient', 'Patient/p')`);
+      await db.query(`INSERT INTO fhir.date_index VALUES ('AuditEvent', 'old', 'date', '2026-03-01T10:00:00Z', '2026-03-01T10:00:00Z')`);
+      const store = await FhirStore.open(db);
+      expect(await store.read('AuditEvent', 'old')).toEqual(content);
+      const found = async (params: Record<string, string>) => (await store.search('AuditEvent', params)).resources.map((r) => r.id);
+      expect([await found({ patient: 'Patient/p' }), await found({ date: '2026-03-01' }), await found({ type: 'rest' }), await found({ date: '2026-03-02' })]).toEqual([['old'], ['old'], ['old'], []]);
+      const { rows } = await db.query<{ n: number }>(`SELECT (SELECT count(*) FROM fhir.resource) + (SELECT count(*) FROM fhir.token_index) + (SELECT count(*) FROM fhir.reference_index) + (SELECT count(*) FROM fhir.date_index) AS n`);
+      expect(Number(rows[0].n)).toBe(0);
+    } finally {
+      await db.close();
     }
   });
 });

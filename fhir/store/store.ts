@@ -6,10 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
-import { badRequest, conflict, gone, issue, notFound, OperationOutcomeError, outcome, preconditionFailed } from '../outcome';
+import { badRequest, conflict, gone, issue, methodNotAllowed, notFound, OperationOutcomeError, outcome, preconditionFailed } from '../outcome';
 import { taskMoveProblem, type TaskStatus } from '../task-state';
 import { assertValidResource } from '../validate';
 import type { Db, Queryable } from './db';
+import { AUDIT_EVENT, AUDIT_SEARCH_COLUMNS, auditColumns } from './audit-events';
 import { indexRows, dateRange } from './indexing';
 import { migrate } from './migrations';
 import { paramFor } from './search-parameters';
@@ -39,6 +40,30 @@ const COLUMNS = '(resource_type, id, version_id, last_updated, deleted, content)
  * each reader would read every one back.
  */
 const NOT_IN_CHANGE_FEED = new Set(['AuditEvent']);
+
+function appendOnly(): OperationOutcomeError {
+  return new OperationOutcomeError(methodNotAllowed('AuditEvents are an append-only record: they are never changed or deleted'), 405);
+}
+
+/** A token search value (code, system|code, system| or |code, comma-separated alternatives) against a system and a code column. */
+function tokenAlternatives(value: string, systemColumn: string, codeColumn: string, add: (v: unknown) => string): string {
+  return value
+    .split(',')
+    .map((v) => {
+      const bar = v.indexOf('|');
+      if (bar < 0) return `${codeColumn} = ${add(v)}`;
+      const system = v.slice(0, bar);
+      const code = v.slice(bar + 1);
+      if (!code) return `${systemColumn} = ${add(system)}`;
+      return system ? `(${systemColumn} = ${add(system)} AND ${codeColumn} = ${add(code)})` : `(${systemColumn} IS NULL AND ${codeColumn} = ${add(code)})`;
+    })
+    .join(' OR ');
+}
+
+/** A reference search value's targets: comma-separated, a bare id qualified by the :Type modifier. */
+function referenceTargets(value: string, modifier: string | undefined): string[] {
+  return value.split(',').map((v) => (modifier && !v.includes('/') ? `${modifier}/${v}` : v));
+}
 
 function versionOf(ifMatch: string): number {
   const m = /^(?:W\/)?"?(\d+)"?$/.exec(ifMatch.trim());
@@ -146,6 +171,7 @@ export class FhirStore {
   }
 
   async read<T extends Resource>(resourceType: string, id: string): Promise<T> {
+    if (resourceType === AUDIT_EVENT) return (await this.readAuditEvent(id)) as T;
     const { rows } = await this.db.query<Row>('SELECT content, deleted FROM fhir.resource WHERE resource_type = $1 AND id = $2', [resourceType, id]);
     if (rows.length === 0) throw new OperationOutcomeError(notFound(`${resourceType}/${id} not found`));
     if (rows[0].deleted) throw new OperationOutcomeError(gone(`${resourceType}/${id} was deleted`));
@@ -153,6 +179,11 @@ export class FhirStore {
   }
 
   async vread<T extends Resource>(resourceType: string, id: string, versionId: string): Promise<T> {
+    if (resourceType === AUDIT_EVENT) {
+      const event = await this.readAuditEvent(id);
+      if (versionId !== '1') throw new OperationOutcomeError(notFound(`${resourceType}/${id}/_history/${versionId} not found`));
+      return event as T;
+    }
     const { rows } = await this.db.query<Row>('SELECT content, deleted FROM fhir.resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3', [resourceType, id, Number(versionId) || -1]);
     if (rows.length === 0) throw new OperationOutcomeError(notFound(`${resourceType}/${id}/_history/${versionId} not found`));
     if (rows[0].deleted) throw new OperationOutcomeError(gone(`${resourceType}/${id} version ${versionId} is a deletion`));
@@ -169,6 +200,10 @@ export class FhirStore {
 
   /** Versions of one resource, newest first (deletions included as entries without a resource). */
   async history(resourceType: string, id: string): Promise<{ versionId: number; deleted: boolean; resource: Resource; lastUpdated: string }[]> {
+    if (resourceType === AUDIT_EVENT) {
+      const event = await this.readAuditEvent(id);
+      return [{ versionId: 1, deleted: false, resource: event, lastUpdated: event.meta!.lastUpdated! }];
+    }
     const { rows } = await this.db.query<Row>(
       'SELECT content, deleted, version_id, last_updated FROM fhir.resource_version WHERE resource_type = $1 AND id = $2 ORDER BY version_id DESC',
       [resourceType, id],
@@ -177,14 +212,23 @@ export class FhirStore {
     return rows.map((r) => ({ versionId: r.version_id, deleted: r.deleted, resource: r.content, lastUpdated: new Date(r.last_updated).toISOString() }));
   }
 
+  /** An AuditEvent, from its own table (audit-events.ts): stored once, never changed. */
+  private async readAuditEvent(id: string): Promise<Resource> {
+    const { rows } = await this.db.query<Row>('SELECT content FROM fhir.audit_event WHERE id = $1', [id]);
+    if (rows.length === 0) throw new OperationOutcomeError(notFound(`${AUDIT_EVENT}/${id} not found`));
+    return rows[0].content;
+  }
+
   /**
    * Searches one resource type. Parameters are FHIR search parameters
    * (https://hl7.org/fhir/R4/search.html); an unsupported one is a 400,
    * never a silently ignored filter.
    */
   async search(resourceType: string, params: Record<string, string | string[]>): Promise<SearchResult> {
-    const where: string[] = ['r.resource_type = $1', 'NOT r.deleted'];
-    const values: unknown[] = [resourceType];
+    // AuditEvents have a table of their own, whose columns answer their search parameters.
+    const audit = resourceType === AUDIT_EVENT;
+    const where: string[] = audit ? [] : ['r.resource_type = $1', 'NOT r.deleted'];
+    const values: unknown[] = audit ? [] : [resourceType];
     const add = (v: unknown) => {
       values.push(v);
       return `$${values.length}`;
@@ -221,30 +265,28 @@ export class FhirStore {
           if (!param || (modifier && !(param.type === 'reference' && /^[A-Z]/.test(modifier)))) {
             throw new OperationOutcomeError(badRequest(`Unsupported search parameter '${key}' for ${resourceType}; see GET /fhir/metadata for the supported ones`, key), 400);
           }
-          if (param.type === 'token') {
-            const alternatives = value.split(',').map((v) => {
-              const bar = v.indexOf('|');
-              if (bar < 0) return `t.code = ${add(v)}`;
-              const system = v.slice(0, bar);
-              const code = v.slice(bar + 1);
-              if (!code) return `t.system = ${add(system)}`;
-              return system ? `(t.system = ${add(system)} AND t.code = ${add(code)})` : `(t.system IS NULL AND t.code = ${add(code)})`;
-            });
-            where.push(`EXISTS (SELECT 1 FROM fhir.token_index t WHERE t.resource_type = r.resource_type AND t.id = r.id AND t.param = ${add(name)} AND (${alternatives.join(' OR ')}))`);
+          const column = audit ? AUDIT_SEARCH_COLUMNS[name] : undefined;
+          if (audit && !column) throw new OperationOutcomeError(badRequest(`Unsupported search parameter '${key}' for ${resourceType}`, key), 400);
+          if (column?.type === 'token') where.push(`(${tokenAlternatives(value, column.system, column.code, add)})`);
+          else if (column?.type === 'reference') where.push(`${column.column} && ${add(referenceTargets(value, modifier))}::text[]`);
+          else if (column?.type === 'date') where.push(dateCondition(column.column, column.column, value, add, name));
+          else if (param.type === 'token') {
+            const alternatives = tokenAlternatives(value, 't.system', 't.code', add);
+            where.push(`EXISTS (SELECT 1 FROM fhir.token_index t WHERE t.resource_type = r.resource_type AND t.id = r.id AND t.param = ${add(name)} AND (${alternatives}))`);
           } else if (param.type === 'reference' || param.type === 'uri') {
-            const targets = value.split(',').map((v) => (modifier && !v.includes('/') ? `${modifier}/${v}` : v));
-            where.push(`EXISTS (SELECT 1 FROM fhir.reference_index x WHERE x.resource_type = r.resource_type AND x.id = r.id AND x.param = ${add(name)} AND x.target = ANY(${add(targets)}))`);
+            where.push(`EXISTS (SELECT 1 FROM fhir.reference_index x WHERE x.resource_type = r.resource_type AND x.id = r.id AND x.param = ${add(name)} AND x.target = ANY(${add(referenceTargets(value, modifier))}))`);
           } else {
             where.push(`EXISTS (SELECT 1 FROM fhir.date_index d WHERE d.resource_type = r.resource_type AND d.id = r.id AND d.param = ${add(name)} AND ${dateCondition("COALESCE(d.low, '-infinity'::timestamptz)", "COALESCE(d.high, 'infinity'::timestamptz)", value, add, name)})`);
           }
         }
       }
     }
-    const whereSql = where.join(' AND ');
-    const { rows } = await this.db.query<Row>(`SELECT r.content FROM fhir.resource r WHERE ${whereSql} ORDER BY ${order} LIMIT ${count} OFFSET ${offset}`, values);
+    const whereSql = where.length > 0 ? where.join(' AND ') : 'TRUE';
+    const table = audit ? 'fhir.audit_event' : 'fhir.resource';
+    const { rows } = await this.db.query<Row>(`SELECT r.content FROM ${table} r WHERE ${whereSql} ORDER BY ${order} LIMIT ${count} OFFSET ${offset}`, values);
     let totalCount: number | undefined;
     if (total) {
-      const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM fhir.resource r WHERE ${whereSql}`, values);
+      const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} r WHERE ${whereSql}`, values);
       totalCount = Number(counted.rows[0].n);
     }
     const resources = rows.map((r) => r.content);
@@ -298,7 +340,9 @@ export class FhirStore {
     const seen = new Set(refs);
     const out: Resource[] = [];
     for (const inc of includes) {
-      const { rows } = inc.reverse
+      const { rows } = inc.source === AUDIT_EVENT
+        ? await this.auditIncludes(matches, refs, inc)
+        : inc.reverse
         ? await this.db.query<Row>(
             `SELECT r.content FROM fhir.resource r JOIN fhir.reference_index x ON x.resource_type = r.resource_type AND x.id = r.id
               WHERE x.resource_type = $1 AND x.param = $2 AND x.target = ANY($3) AND NOT r.deleted`,
@@ -318,6 +362,16 @@ export class FhirStore {
       }
     }
     return out;
+  }
+
+  /** _revinclude of the AuditEvents naming the matches, or _include of what the matching AuditEvents name (patient is their one reference parameter). */
+  private async auditIncludes(matches: Resource[], refs: string[], inc: { reverse: boolean; target?: string }): Promise<{ rows: Row[] }> {
+    if (inc.reverse) return this.db.query<Row>('SELECT content FROM fhir.audit_event WHERE patients && $1::text[]', [refs]);
+    const targets = [...new Set(matches.flatMap((m) => auditColumns(m as never).patients))];
+    return this.db.query<Row>(
+      `SELECT r.content FROM fhir.resource r WHERE r.resource_type || '/' || r.id = ANY($1) AND NOT r.deleted ${inc.target ? 'AND r.resource_type = $2' : ''}`,
+      inc.target ? [targets, inc.target] : [targets],
+    );
   }
 
   /**
@@ -436,6 +490,7 @@ export class FhirStore {
 
   private async updateIn<T extends Resource>(tx: Queryable, resource: T, options: WriteOptions): Promise<T> {
     if (!resource.id) throw new OperationOutcomeError(badRequest('An update needs the resource id', `${resource.resourceType}.id`), 400);
+    if (resource.resourceType === AUDIT_EVENT) throw appendOnly();
     const { rows } = await tx.query<Row & { status: string | null }>("SELECT version_id, deleted, content->>'status' AS status FROM fhir.resource WHERE resource_type = $1 AND id = $2 FOR UPDATE", [resource.resourceType, resource.id]);
     const current = rows[0];
     if (resource.resourceType === 'Task' && current && !current.deleted && current.status) {
@@ -457,6 +512,7 @@ export class FhirStore {
   }
 
   private async deleteIn(tx: Queryable, resourceType: string, id: string, options: WriteOptions): Promise<void> {
+    if (resourceType === AUDIT_EVENT) throw appendOnly();
     const { rows } = await tx.query<Row>('SELECT version_id, deleted, content FROM fhir.resource WHERE resource_type = $1 AND id = $2 FOR UPDATE', [resourceType, id]);
     const current = rows[0];
     if (!current) throw new OperationOutcomeError(notFound(`${resourceType}/${id} not found`));
@@ -497,10 +553,18 @@ export class FhirStore {
       return placeholder;
     };
     const inserts: string[] = [];
+    const audits: string[] = [];
     const changed: string[] = [];
     const changes: string[] = [];
     const index: Record<'token_index' | 'reference_index' | 'date_index', string[]> = { token_index: [], reference_index: [], date_index: [] };
     for (const { resource, version, deleted, insert } of items) {
+      if (resource.resourceType === AUDIT_EVENT) {
+        // Its own table (audit-events.ts): one row, no search index rows, never a second version.
+        if (!insert || version !== 1 || deleted) throw appendOnly();
+        const c = auditColumns(resource as never);
+        audits.push(`(${add(resource.id)}, ${once('ts', resource.meta!.lastUpdated)}, ${once('ts', c.recorded)}, ${once('text', c.typeSystem)}, ${once('text', c.typeCode)}, ${add(c.patients)}, ${add(JSON.stringify(resource))})`);
+        continue;
+      }
       // The content goes as JSON text: given an object, PGlite serialises it through a replacer function.
       const [type, id, v, updated, del, content] = [once('text', resource.resourceType), once('text', resource.id), once('int', version), once('ts', resource.meta!.lastUpdated), once('bool', deleted), add(JSON.stringify(resource))];
       const tuple = `(${type}, ${id}, ${v}, ${updated}, ${del}, ${content})`;
@@ -522,6 +586,7 @@ export class FhirStore {
     const watchedTypes = [...new Set(items.map((i) => i.resource.resourceType))].filter((t) => this.watched.has(t));
     const parts = [
       ...(inserts.length ? [`INSERT INTO fhir.resource ${COLUMNS} VALUES ${inserts.join(', ')}`] : []),
+      ...(audits.length ? [`INSERT INTO fhir.audit_event (id, last_updated, recorded, type_system, type_code, patients, content) VALUES ${audits.join(', ')}`] : []),
       ...changes,
       ...(watchedTypes.length ? [`UPDATE fhir.write_generation SET generation = generation + 1 WHERE resource_type = ANY(${add(watchedTypes)})`] : []),
       ...(changed.length ? [`INSERT INTO fhir.change (resource_type, id, version_id) VALUES ${changed.join(', ')}`] : []),
