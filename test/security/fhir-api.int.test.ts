@@ -91,52 +91,52 @@ it('serves the CapabilityStatement without a token', async () => {
   expect((await fetch(`${api}/metadata`)).status).toBe(200);
 });
 
-it("sees a change of a family's organisations at the next read, whoever wrote it", async () => {
-  const sarpsborg = { authorization: `Bearer ${await token('helsestasjon', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
-  const fredrikstad = { authorization: `Bearer ${await token('helsestasjon-fredrikstad', 'system/*.cruds')}` };
-  const mother = (await (
-    await fetch(`${api}/Patient`, { method: 'POST', headers: sarpsborg, body: JSON.stringify({ resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } }) })
-  ).json()) as { id: string };
-  const observation = { resourceType: 'Observation', status: 'final', code: { text: 'EPDS' }, subject: { reference: `Patient/${mother.id}` }, valueInteger: 7 };
-  const observed = (await (await fetch(`${api}/Observation`, { method: 'POST', headers: sarpsborg, body: JSON.stringify(observation) })).json()) as { id: string };
-  const read = async () => (await fetch(`${api}/Observation/${observed.id}`, { headers: fredrikstad })).status;
-  // Read twice: the second is answered from the family cache.
-  expect([await read(), await read()]).toEqual([404, 404]);
-  // Another store object on the same database, as the worker's activities write in `forlop start`:
-  // the family's care team takes in the other municipality, then lets it go.
-  const beside = await FhirStore.open(db);
-  const team = await beside.create({
-    resourceType: 'CareTeam',
-    status: 'active',
-    subject: { reference: `Patient/${mother.id}` },
-    participant: [{ member: { reference: 'Organization/sarpsborg-helsestasjon' } }, { member: { reference: 'Organization/fredrikstad-helsestasjon' } }],
-  });
-  expect([await read(), await read()]).toEqual([200, 200]);
-  await beside.update({ ...team, participant: [team.participant![0]] });
-  expect(await read()).toBe(404);
-});
-
-it("decides a write by the family's organisations as they are now, whoever changed them", async () => {
+/**
+ * A family of Sarpsborg's, the headers of Sarpsborg's and Fredrikstad's clients, and `join`: the
+ * family's care team takes in Fredrikstad, written beside the API (another store object on the same
+ * database, as the worker's activities write in `forlop start`); it returns how to let it go again.
+ */
+async function familyWithChangingCareTeam() {
   const sarpsborg = { authorization: `Bearer ${await token('helsestasjon', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
   const fredrikstad = { authorization: `Bearer ${await token('helsestasjon-fredrikstad', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
   const mother = (await (
     await fetch(`${api}/Patient`, { method: 'POST', headers: sarpsborg, body: JSON.stringify({ resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } }) })
   ).json()) as { id: string };
+  const beside = await FhirStore.open(db);
+  const join = async () => {
+    const team = await beside.create({
+      resourceType: 'CareTeam',
+      status: 'active',
+      subject: { reference: `Patient/${mother.id}` },
+      participant: [{ member: { reference: 'Organization/sarpsborg-helsestasjon' } }, { member: { reference: 'Organization/fredrikstad-helsestasjon' } }],
+    });
+    return async () => void (await beside.update({ ...team, participant: [team.participant![0]] }));
+  };
   const observation = JSON.stringify({ resourceType: 'Observation', status: 'final', code: { text: 'EPDS' }, subject: { reference: `Patient/${mother.id}` }, valueInteger: 7 });
+  return { sarpsborg, fredrikstad, mother, observation, join };
+}
+
+it("sees a change of a family's organisations at the next read, whoever wrote it", async () => {
+  const { sarpsborg, fredrikstad, observation, join } = await familyWithChangingCareTeam();
+  const observed = (await (await fetch(`${api}/Observation`, { method: 'POST', headers: sarpsborg, body: observation })).json()) as { id: string };
+  const read = async () => (await fetch(`${api}/Observation/${observed.id}`, { headers: fredrikstad })).status;
+  // Read twice: the second is answered from the family cache.
+  expect([await read(), await read()]).toEqual([404, 404]);
+  const leave = await join();
+  expect([await read(), await read()]).toEqual([200, 200]);
+  await leave();
+  expect(await read()).toBe(404);
+});
+
+it("decides a write by the family's organisations as they are now, whoever changed them", async () => {
+  const { fredrikstad, mother, observation, join } = await familyWithChangingCareTeam();
   const write = async () => (await fetch(`${api}/Observation`, { method: 'POST', headers: fredrikstad, body: observation })).status;
   const observations = async () => (await store.search('Observation', { subject: `Patient/${mother.id}`, _total: 'accurate', _count: '0' })).total;
   // Twice: the second check is answered from the family cache the writes share with the reads.
   expect([await write(), await write()]).toEqual([403, 403]);
-  // The care team takes in the other municipality (written beside the API, as the worker's activities do), then lets it go.
-  const beside = await FhirStore.open(db);
-  const team = await beside.create({
-    resourceType: 'CareTeam',
-    status: 'active',
-    subject: { reference: `Patient/${mother.id}` },
-    participant: [{ member: { reference: 'Organization/sarpsborg-helsestasjon' } }, { member: { reference: 'Organization/fredrikstad-helsestasjon' } }],
-  });
+  const leave = await join();
   expect([await write(), await write()]).toEqual([201, 201]);
-  await beside.update({ ...team, participant: [team.participant![0]] });
+  await leave();
   expect(await write()).toBe(403);
   expect(await observations()).toBe(2);
 });
