@@ -19,7 +19,8 @@ export interface AppOptions {
   /** Middleware run after the body is parsed (scope checks that look at transaction entries). */
   authorize?: RequestHandler[];
   /** Per request, what the caller may see (organisation-level access); absent: everything. */
-  visibility?: (req: express.Request) => ((resources: Resource[]) => Promise<Resource[]>) | undefined;
+  /** Organisation-level read filter; given `res`, it records what it lets through in the request's AuditEvent. */
+  visibility?: (req: express.Request, res?: express.Response) => ((resources: Resource[]) => Promise<Resource[]>) | undefined;
   /** Per request, the organisation-level write check; absent: every change. */
   writeAccess?: (req: express.Request) => ((change: { before?: Resource; after?: Resource }) => Promise<void>) | undefined;
   /** Largest accepted request body; default 1 MB. */
@@ -61,7 +62,7 @@ export function createApp(options: AppOptions): express.Express {
       body: req.body,
       headers: { ifMatch: req.get('if-match') ?? undefined, ifNoneExist: req.get('if-none-exist') ?? undefined },
       baseUrl,
-      visible: options.visibility?.(req),
+      visible: options.visibility?.(req, res),
       writable: options.writeAccess?.(req),
     };
     handle(options.store, request).then((response) => {

@@ -7,10 +7,11 @@
  * so a client cannot learn of another organisation's families. Writes must
  * keep the caller a participant before and after the change.
  */
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import type { Resource } from '@medplum/fhirtypes';
 import type { FhirStore } from '../fhir/store';
-import { FAMILY_MEMBERSHIP_TYPES, familyMembers, familyParticipants, filterAccessible, organisationAccess, organisationWriteAccess, type AccessContext } from './auth';
+import { describeAudit } from './audit';
+import { FAMILY_MEMBERSHIP_TYPES, familyMembers, familyParticipants, filterAccessible, organisationAccess, organisationWriteAccess, otherOrganisations, type AccessContext } from './auth';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome';
 
 /** The membership resources that point at a family member (the Patient itself is the other). */
@@ -92,23 +93,45 @@ export function organisationAccessChecks(store: FhirStore, organisationsByOrgnr:
   return { readFilter: readFilter(families), writeCheck: writeCheck(families) };
 }
 
-function readFilter(familyCache: FamilyCache) {
+/**
+ * What the request's AuditEvent records of resources handed out: each of them, and when they
+ * name other organisations than the caller's (a Task's owner, a CarePlan's care team), those
+ * organisations, so the AuditEvent carries the legal basis for disclosing their data.
+ */
+function recordDisclosure(res: Response, auth: NonNullable<Request['forlop']>, resources: Resource[], organisationsByOrgnr: Record<string, string>): void {
+  if (resources.length === 0) return;
+  const organisations = new Set(resources.flatMap((r) => otherOrganisations(auth, r as never, { organisationsByOrgnr })));
+  describeAudit(res, {
+    entities: resources.map((r) => `${r.resourceType}/${r.id}`),
+    ...(organisations.size > 0 ? { crossOrganisation: { organisations: [...organisations] } } : {}),
+  });
+}
+
+/** The resources the caller may see: those it takes part in directly, then those it takes part in through their family. */
+async function visibleTo(auth: NonNullable<Request['forlop']>, familyCache: FamilyCache, resources: Resource[]): Promise<Resource[]> {
   const { organisationsByOrgnr } = familyCache;
-  return (req: Request) => {
+  if (resources.length === 0) return resources;
+  // Taking part in a resource directly needs no lookup; the family only ever adds access,
+  // so the families are loaded (once, together) only for the resources that are not yet allowed.
+  const direct = new Set(filterAccessible(auth, resources as never[], { organisationsByOrgnr }).allowed as Resource[]);
+  const pending = resources.filter((r) => !direct.has(r));
+  const members = pending.flatMap((r) => familyMembers(r as never));
+  if (members.length === 0) return [...direct];
+  const families = await familyCache.organisations(members);
+  const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
+  const viaFamily = new Set(filterAccessible(auth, pending as never[], context).allowed as Resource[]);
+  return resources.filter((r) => direct.has(r) || viaFamily.has(r));
+}
+
+/** With `res`, what the filter lets through is recorded in the request's AuditEvent (recordDisclosure). */
+function readFilter(familyCache: FamilyCache) {
+  return (req: Request, res?: Response) => {
     const auth = req.forlop;
     if (!auth) return undefined;
     return async (resources: Resource[]): Promise<Resource[]> => {
-      if (resources.length === 0) return resources;
-      // Taking part in a resource directly needs no lookup; the family only ever adds access,
-      // so the families are loaded (once, together) only for the resources that are not yet allowed.
-      const direct = new Set(filterAccessible(auth, resources as never[], { organisationsByOrgnr }).allowed as Resource[]);
-      const pending = resources.filter((r) => !direct.has(r));
-      const members = pending.flatMap((r) => familyMembers(r as never));
-      if (members.length === 0) return [...direct];
-      const families = await familyCache.organisations(members);
-      const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
-      const viaFamily = new Set(filterAccessible(auth, pending as never[], context).allowed as Resource[]);
-      return resources.filter((r) => direct.has(r) || viaFamily.has(r));
+      const visible = await visibleTo(auth, familyCache, resources);
+      if (res) recordDisclosure(res, auth, visible, familyCache.organisationsByOrgnr);
+      return visible;
     };
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import type { Bundle } from '@medplum/fhirtypes';
+import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
 import { buildHttpApp } from '../../app/http';
 import { DEV_ORGANISATIONS, startDevIdp, type DevIdp } from '../../app/dev-idp';
 import { FhirStore, openPglite, type Db } from '../../fhir/store';
@@ -139,6 +139,34 @@ it("decides a write by the family's organisations as they are now, whoever chang
   await leave();
   expect(await write()).toBe(403);
   expect(await observations()).toBe(2);
+});
+
+it('records in the AuditEvent what a read hands out, and the legal basis when it names another organisation', async () => {
+  const sarpsborg = { authorization: `Bearer ${await token('helsestasjon', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
+  const post = async (type: string, body: object) => ((await (await fetch(`${api}/${type}`, { method: 'POST', headers: sarpsborg, body: JSON.stringify(body) })).json()) as { id: string }).id;
+  const mother = await post('Patient', { resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } });
+  const handoff = await post('Task', {
+    resourceType: 'Task',
+    status: 'requested',
+    intent: 'order',
+    for: { reference: `Patient/${mother}` },
+    requester: { reference: 'Organization/sarpsborg-helsestasjon' },
+    owner: { reference: 'Organization/ostfold-familieambulatorium' },
+  });
+  const lastAudit = async (path: string) => {
+    expect((await fetch(`${api}/${path}`, { headers: sarpsborg })).status).toBe(200);
+    const [event] = (await store.search('AuditEvent', { _sort: '-_lastUpdated', _count: '1' })).resources as AuditEvent[];
+    const organisation = event.agent.find((a) => a.who?.reference === 'Organization/sarpsborg-helsestasjon');
+    return { entities: event.entity?.map((e) => e.what?.reference).sort(), policy: organisation?.policy, purpose: organisation?.purposeOfUse?.[0].coding?.[0].code };
+  };
+  const disclosed = { policy: ['https://lovdata.no/lov/1999-07-02-64/§45'], purpose: 'COC' };
+  // The Task names the familieambulatorium as its owner: reading it discloses that organisation's handoff
+  // (a read records the version it handed out too).
+  expect(await lastAudit(`Task/${handoff}`)).toEqual({ entities: ['Organization/ostfold-familieambulatorium', `Task/${handoff}`, `Task/${handoff}/_history/1`], ...disclosed });
+  // A search records each resource it hands out, and the organisations they name.
+  expect(await lastAudit(`Task?_id=${handoff},nothing`)).toEqual({ entities: ['Organization/ostfold-familieambulatorium', `Task/${handoff}`], ...disclosed });
+  // The family's own Patient names only the caller's organisation: no other organisation's data, no disclosure.
+  expect(await lastAudit(`Patient/${mother}`)).toEqual({ entities: [`Patient/${mother}`, `Patient/${mother}/_history/1`], policy: undefined, purpose: 'TREAT' });
 });
 
 it("withholds another organisation's family from reads, searches, includes and histories", async () => {
