@@ -18,8 +18,7 @@ export interface AppOptions {
   fhirMiddleware?: RequestHandler[];
   /** Middleware run after the body is parsed (scope checks that look at transaction entries). */
   authorize?: RequestHandler[];
-  /** Per request, what the caller may see (organisation-level access); absent: everything. */
-  /** Organisation-level read filter; given `res`, it records what it lets through in the request's AuditEvent. */
+  /** Per request, what the caller may see (organisation-level access); absent: everything. Given `res`, it records what it lets through in the request's AuditEvent. */
   visibility?: (req: express.Request, res?: express.Response) => ((resources: Resource[]) => Promise<Resource[]>) | undefined;
   /** Per request, the organisation-level write check; absent: every change. */
   writeAccess?: (req: express.Request) => ((change: { before?: Resource; after?: Resource }) => Promise<void>) | undefined;

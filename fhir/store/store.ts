@@ -34,13 +34,6 @@ type Row = { content: Resource; deleted: boolean; version_id: number; last_updat
 const MAX_COUNT = 1000;
 const COLUMNS = '(resource_type, id, version_id, last_updated, deleted, content)';
 
-/**
- * Types the change feed leaves out. Its readers (the event router, the subscription notifier)
- * act on none of them, and the audit trail writes an AuditEvent at every request: in the feed,
- * each reader would read every one back.
- */
-const NOT_IN_CHANGE_FEED = new Set(['AuditEvent']);
-
 function appendOnly(): OperationOutcomeError {
   return new OperationOutcomeError(methodNotAllowed('AuditEvents are an append-only record: they are never changed or deleted'), 405);
 }
@@ -119,7 +112,9 @@ export class FhirStore {
 
   private changed<T>(resourceTypes: Iterable<string>, result: T): T {
     for (const type of new Set(resourceTypes)) {
-      if (NOT_IN_CHANGE_FEED.has(type)) continue;
+      // AuditEvents, in their own table, are not in the change feed: its readers (the event router,
+      // the subscription notifier) act on none, and each would read back one per API request.
+      if (type === AUDIT_EVENT) continue;
       for (const listener of this.changeListeners) listener(type);
     }
     return result;
@@ -446,7 +441,7 @@ export class FhirStore {
   /**
    * Stored versions after `seq`, oldest first: the change feed readers such
    * as the event router follow. Each version appears once, with its content;
-   * AuditEvents are not in it (NOT_IN_CHANGE_FEED).
+   * AuditEvents are not in it (see `changed`).
    * (On a PostgreSQL server with concurrent writers a later seq can commit
    * first; readers there must re-read a short window. PGlite writes serially.)
    */
@@ -568,7 +563,7 @@ export class FhirStore {
       // The content goes as JSON text: given an object, PGlite serialises it through a replacer function.
       const [type, id, v, updated, del, content] = [once('text', resource.resourceType), once('text', resource.id), once('int', version), once('ts', resource.meta!.lastUpdated), once('bool', deleted), add(JSON.stringify(resource))];
       const tuple = `(${type}, ${id}, ${v}, ${updated}, ${del}, ${content})`;
-      if (!NOT_IN_CHANGE_FEED.has(resource.resourceType)) changed.push(`(${type}, ${id}, ${v})`);
+      changed.push(`(${type}, ${id}, ${v})`);
       if (insert) inserts.push(tuple);
       else {
         // The version being replaced moves to the history (every part of the statement reads the
