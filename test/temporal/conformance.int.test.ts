@@ -233,6 +233,10 @@ describe('workflows, activities and messages', () => {
     const first = await Worker.create({ connection: env.nativeConnection, taskQueue: stickyQueue, workflowsPath, activities, stickyQueueScheduleToStartTimeout: '500ms' });
     const handle = await first.runUntil(async () => {
       const h = await env.client.workflow.start('counter', { taskQueue: stickyQueue, workflowId: id('sticky') });
+      // The signal must come after the first task completed (which makes the queue sticky), not ride along in it.
+      for (let i = 0; i < 200 && !(await h.fetchHistory()).events?.some((e) => e.workflowTaskCompletedEventAttributes); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
       await h.signal('bump', 1);
       expect(await h.query('count')).toBe(1);
       return h;
