@@ -19,9 +19,12 @@ su postgres -c "psql -q -c \"DO \\\$\\\$ BEGIN IF NOT EXISTS (SELECT FROM pg_rol
 su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname = 'forlop_test'\" | grep -q 1 || createdb -O forlop forlop_test"
 su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname = 'forlop_stack_test'\" | grep -q 1 || createdb -O forlop forlop_stack_test"
 su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname = 'forlop_recovery_test'\" | grep -q 1 || createdb -O forlop forlop_recovery_test"
+su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname = 'forlop_access_test'\" | grep -q 1 || createdb -O forlop forlop_access_test"
 export FORLOP_TEST_DATABASE_URL="postgres://forlop:forlop@127.0.0.1:5432/forlop_test"
 # A database of its own for the test that runs forlop serve and forlop worker as separate processes.
 export FORLOP_TEST_STACK_DATABASE_URL="postgres://forlop:forlop@127.0.0.1:5432/forlop_stack_test"
 # And one for the kill-and-restart suite (test/recovery), which runs beside it.
 export FORLOP_TEST_RECOVERY_DATABASE_URL="postgres://forlop:forlop@127.0.0.1:5432/forlop_recovery_test"
+# And one for the FHIR API's family-cache tests (test/security/fhir-api), beside the store's own.
+export FORLOP_TEST_ACCESS_DATABASE_URL="postgres://forlop:forlop@127.0.0.1:5432/forlop_access_test"
 echo "== PostgreSQL $version on 127.0.0.1:5432 (FORLOP_TEST_DATABASE_URL set)"

@@ -240,7 +240,9 @@ async function throughTheApi(idp: DevIdp, tokens: Tokens, args: string[], concur
   ];
   const auth = { issuer: idp.issuer, audience: DEV_API_AUDIENCE, jwksUri: idp.jwksUri, organisations: idp.organisations };
   const [bare, bearerApi, dpopApi] = await Promise.all([0, 1, 2].map(() => listenLater()));
-  bare.use(createApp({ store }));
+  // A store object of its own: the access checks' family cache makes a store's reads bring the write
+  // generation along (FhirStore.writeGeneration), which a server without them would not pay for.
+  bare.use(createApp({ store: await FhirStore.open(db) }));
   bearerApi.use(await buildHttpApp({ store, publicUrl: bearerApi.url, auth: { ...auth, requireDpop: false } }));
   dpopApi.use(await buildHttpApp({ store, publicUrl: dpopApi.url, auth: { ...auth, requireDpop: true } }));
   console.log(`\nThrough the API (app/http.ts: FHIR store on ${where}, AuditEvents stored, organisation access): requests=${requests} x ${rounds} rounds`);

@@ -41,7 +41,9 @@ async function familiesOf(store: FhirStore, patients: Iterable<string>, organisa
  * a moved family). An entry is used only while the store's write generation
  * of the membership types is the one read before the entry was looked up, so
  * a change made by any process (the worker writes CarePlans) is seen by the
- * next request, as without the cache.
+ * next request, as without the cache. The generation a request checks is one
+ * read after the request began (its mark): on PostgreSQL, mostly the one its
+ * own read or search brought along, or another request's sent since.
  *
  * Reads and writes share it. A write check is no staler with it than without:
  * the lookup was never part of the write's transaction either, so both see
@@ -58,9 +60,15 @@ class FamilyCache {
     private readonly maxEntries = 10_000,
   ) {}
 
-  async organisations(patients: string[]): Promise<Map<string, Set<string>>> {
+  /** A mark to pass to organisations(): a request takes one when it starts. */
+  mark(): number {
+    return this.store.generationMark();
+  }
+
+  /** The organisations of each family, as they were when the request took its `mark` or later. */
+  async organisations(patients: string[], mark: number): Promise<Map<string, Set<string>>> {
     if (patients.length === 0) return new Map();
-    const generation = await this.store.writeGeneration([...FAMILY_MEMBERSHIP_TYPES]);
+    const generation = await this.store.writeGeneration([...FAMILY_MEMBERSHIP_TYPES], mark);
     if (generation === undefined) return familiesOf(this.store, patients, this.organisationsByOrgnr);
     if (generation > this.generation) {
       this.entries.clear();
@@ -108,7 +116,7 @@ function recordDisclosure(res: Response, auth: NonNullable<Request['forlop']>, r
 }
 
 /** The resources the caller may see: those it takes part in directly, then those it takes part in through their family. */
-async function visibleTo(auth: NonNullable<Request['forlop']>, familyCache: FamilyCache, resources: Resource[]): Promise<Resource[]> {
+async function visibleTo(auth: NonNullable<Request['forlop']>, familyCache: FamilyCache, mark: number, resources: Resource[]): Promise<Resource[]> {
   const { organisationsByOrgnr } = familyCache;
   if (resources.length === 0) return resources;
   // Taking part in a resource directly needs no lookup; the family only ever adds access,
@@ -117,7 +125,7 @@ async function visibleTo(auth: NonNullable<Request['forlop']>, familyCache: Fami
   const pending = resources.filter((r) => !direct.has(r));
   const members = pending.flatMap((r) => familyMembers(r as never));
   if (members.length === 0) return [...direct];
-  const families = await familyCache.organisations(members);
+  const families = await familyCache.organisations(members, mark);
   const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
   const viaFamily = new Set(filterAccessible(auth, pending as never[], context).allowed as Resource[]);
   return resources.filter((r) => direct.has(r) || viaFamily.has(r));
@@ -128,8 +136,9 @@ function readFilter(familyCache: FamilyCache) {
   return (req: Request, res?: Response) => {
     const auth = req.forlop;
     if (!auth) return undefined;
+    const mark = familyCache.mark();
     return async (resources: Resource[]): Promise<Resource[]> => {
-      const visible = await visibleTo(auth, familyCache, resources);
+      const visible = await visibleTo(auth, familyCache, mark, resources);
       if (res) recordDisclosure(res, auth, visible, familyCache.organisationsByOrgnr);
       return visible;
     };
@@ -142,9 +151,10 @@ function writeCheck(familyCache: FamilyCache) {
   return (req: Request) => {
     const auth = req.forlop;
     if (!auth) return undefined;
+    const mark = familyCache.mark();
     return async (change: { before?: Resource; after?: Resource }): Promise<void> => {
       const members = new Set([change.before, change.after].flatMap((r) => (r ? familyMembers(r as never) : [])));
-      const families = await familyCache.organisations([...members]);
+      const families = await familyCache.organisations([...members], mark);
       const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
       const decision = organisationWriteAccess(auth, change as never, context);
       if (!decision.allowed) throw new OperationOutcomeError(forbidden(decision.reason), 403);

@@ -213,6 +213,18 @@ describe.each(backends)('FHIR store on %s', (_name, open) => {
       const seen = (await store.writeGeneration(watched))!;
       await other.create(mother);
       expect(await store.writeGeneration(watched)).toBeGreaterThan(seen);
+      // With a mark, a read or search sent after it brings the generation along: as new as the
+      // mark asks, not newer. A mark taken after the other process's write gets that write.
+      const mark = store.generationMark();
+      const { id } = await store.create(task('generation-mark'));
+      await store.read('Task', id!);
+      const current = (await store.writeGeneration(watched))!;
+      await other.create(mother);
+      expect(await store.writeGeneration(watched, mark)).toBe(current);
+      const later = store.generationMark();
+      expect(await store.writeGeneration(watched, later)).toBeGreaterThan(current);
+      await store.search('Task', { _id: id! });
+      expect(await store.writeGeneration(watched, later)).toBe(await store.writeGeneration(watched));
       await other.close();
     }
   });

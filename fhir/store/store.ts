@@ -29,7 +29,7 @@ export interface SearchResult {
   count: number;
 }
 
-type Row = { content: Resource; deleted: boolean; version_id: number; last_updated: string | Date };
+type Row = { content: Resource; deleted: boolean; version_id: number; last_updated: string | Date; generation?: number };
 
 const MAX_COUNT = 1000;
 const COLUMNS = '(resource_type, id, version_id, last_updated, deleted, content)';
@@ -85,11 +85,19 @@ class LocalGenerations {
   }
 }
 
+/** The write generation of a shared database: the sum over the kept types (fhir.write_generation). */
+const GENERATION = '(SELECT sum(generation)::float8 FROM fhir.write_generation)';
+
 /** One per database, shared by every store object opened on it. */
 const localGenerations = new WeakMap<Db, LocalGenerations>();
 
 export class FhirStore {
   private readonly changeListeners = new Set<(resourceType: string) => void>();
+  /** Statements sent that carry the write generation (numbered), and the newest-sent one's answer. */
+  private sentWithGeneration = 0;
+  private seenGeneration = { sent: 0, generation: 0 };
+  /** Whether anybody takes marks: only then do reads and searches bring the generation along. */
+  private generationWanted = false;
 
   private constructor(
     private readonly db: Db,
@@ -167,7 +175,7 @@ export class FhirStore {
 
   async read<T extends Resource>(resourceType: string, id: string): Promise<T> {
     if (resourceType === AUDIT_EVENT) return (await this.readAuditEvent(id)) as T;
-    const { rows } = await this.db.query<Row>('SELECT content, deleted FROM fhir.resource WHERE resource_type = $1 AND id = $2', [resourceType, id]);
+    const { rows } = await this.withGeneration((generation) => this.db.query<Row>(`SELECT content, deleted${generation} FROM fhir.resource WHERE resource_type = $1 AND id = $2`, [resourceType, id]));
     if (rows.length === 0) throw new OperationOutcomeError(notFound(`${resourceType}/${id} not found`));
     if (rows[0].deleted) throw new OperationOutcomeError(gone(`${resourceType}/${id} was deleted`));
     return rows[0].content as T;
@@ -278,7 +286,7 @@ export class FhirStore {
     }
     const whereSql = where.length > 0 ? where.join(' AND ') : 'TRUE';
     const table = audit ? 'fhir.audit_event' : 'fhir.resource';
-    const { rows } = await this.db.query<Row>(`SELECT r.content FROM ${table} r WHERE ${whereSql} ORDER BY ${order} LIMIT ${count} OFFSET ${offset}`, values);
+    const { rows } = await this.withGeneration((generation) => this.db.query<Row>(`SELECT r.content${generation} FROM ${table} r WHERE ${whereSql} ORDER BY ${order} LIMIT ${count} OFFSET ${offset}`, values));
     let totalCount: number | undefined;
     if (total) {
       const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} r WHERE ${whereSql}`, values);
@@ -316,16 +324,44 @@ export class FhirStore {
    * before using an entry, and an entry made after reading generation g
    * stays good while the generation is still g. Kept only for the types the
    * store's migrations list (fhir.write_generation); another is an error.
+   * (It is the sum over all of them, so it also grows with the others.)
    * Undefined while this process is writing one of them (on a database only
    * it writes, PGlite, the generation is kept in memory and costs nothing to
    * read; see LocalGenerations): look up afresh and cache nothing.
+   *
+   * With `since` (from generationMark()), the answer need only be as new as
+   * that mark: reads and searches on a shared database bring the generation
+   * along in their statement, and one sent after the mark (by this request
+   * or another) saw every write committed before it, so it serves without a
+   * statement of its own.
    */
-  async writeGeneration(types: string[]): Promise<number | undefined> {
+  async writeGeneration(types: string[], since?: number): Promise<number | undefined> {
     const unknown = types.filter((t) => !this.watched.has(t));
     if (unknown.length > 0) throw new Error(`No write generation is kept for ${unknown.join(', ')}: add the type to fhir.write_generation in a store migration`);
     if (this.local) return this.local.inflight > 0 ? undefined : this.local.generation;
-    const { rows } = await this.db.query<{ generation: number }>('SELECT sum(generation)::float8 AS generation FROM fhir.write_generation WHERE resource_type = ANY($1)', [types]);
+    if (since !== undefined && this.seenGeneration.sent > since) return this.seenGeneration.generation;
+    const { rows } = await this.db.query<Row>(`SELECT ${GENERATION} AS generation`);
     return Number(rows[0].generation);
+  }
+
+  /** A mark of now for writeGeneration(types, since): a request takes one when it starts. */
+  generationMark(): number {
+    this.generationWanted = true;
+    return this.sentWithGeneration;
+  }
+
+  /**
+   * Runs a statement that, on a shared database, also returns the write
+   * generation in a column `generation` (`query` puts the text it is given
+   * after its select list), and keeps the answer of the newest-sent one.
+   */
+  private async withGeneration<T extends { rows: Row[] }>(query: (column: string) => Promise<T>): Promise<T> {
+    if (this.local || !this.generationWanted) return query('');
+    const sent = ++this.sentWithGeneration;
+    const result = await query(`, ${GENERATION} AS generation`);
+    const row = result.rows[0];
+    if (row && sent > this.seenGeneration.sent) this.seenGeneration = { sent, generation: Number(row.generation) };
+    return result;
   }
 
   /** _include: what the matches reference; _revinclude: what references the matches (https://hl7.org/fhir/R4/search.html#revinclude). */

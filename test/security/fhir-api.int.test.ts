@@ -1,14 +1,16 @@
 /**
  * The FHIR API as `forlop start` composes it (app/http.ts): a real OIDC
  * provider (the dev IdP, oidc-provider) issues tokens; every call is
- * authenticated, scope-checked and leaves exactly one AuditEvent.
+ * authenticated, scope-checked and leaves exactly one AuditEvent. The family
+ * cache's tests run on a PostgreSQL server too where
+ * FORLOP_TEST_ACCESS_DATABASE_URL is set (.ci/postgres.sh).
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
 import { buildHttpApp } from '../../app/http';
 import { DEV_ORGANISATIONS, startDevIdp, type DevIdp } from '../../app/dev-idp';
-import { FhirStore, openPglite, type Db } from '../../fhir/store';
+import { FhirStore, openPglite, openPostgres, type Db } from '../../fhir/store';
 
 let idp: DevIdp;
 let store: FhirStore;
@@ -28,12 +30,9 @@ async function token(client: string, scope: string): Promise<string> {
 
 const audits = async () => (await store.search('AuditEvent', { _total: 'accurate', _count: '0' })).total!;
 
-let db: Db;
-
 beforeAll(async () => {
   idp = await startDevIdp();
-  db = await openPglite();
-  store = await FhirStore.open(db);
+  store = await FhirStore.open(await openPglite());
   const app = await buildHttpApp({ store, publicUrl: 'http://127.0.0.1', auth: { issuer: idp.issuer, audience: 'forlop-api', requireDpop: false, organisations: { ...DEV_ORGANISATIONS } } });
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
@@ -92,53 +91,93 @@ it('serves the CapabilityStatement without a token', async () => {
 });
 
 /**
- * A family of Sarpsborg's, the headers of Sarpsborg's and Fredrikstad's clients, and `join`: the
- * family's care team takes in Fredrikstad, written beside the API (another store object on the same
- * database, as the worker's activities write in `forlop start`); it returns how to let it go again.
+ * Where the family cache's tests keep the API's store, and how a second writer opens the same
+ * database: on PGlite a store object beside the API's in one process (as the worker's activities in
+ * `forlop start`), on a PostgreSQL server another connection pool (as forlop worker beside forlop
+ * serve), where the cache learns of its writes from the generation its requests' statements bring.
  */
-async function familyWithChangingCareTeam() {
-  const sarpsborg = { authorization: `Bearer ${await token('helsestasjon', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
-  const fredrikstad = { authorization: `Bearer ${await token('helsestasjon-fredrikstad', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
-  const mother = (await (
-    await fetch(`${api}/Patient`, { method: 'POST', headers: sarpsborg, body: JSON.stringify({ resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } }) })
-  ).json()) as { id: string };
-  const beside = await FhirStore.open(db);
-  const join = async () => {
-    const team = await beside.create({
-      resourceType: 'CareTeam',
-      status: 'active',
-      subject: { reference: `Patient/${mother.id}` },
-      participant: [{ member: { reference: 'Organization/sarpsborg-helsestasjon' } }, { member: { reference: 'Organization/fredrikstad-helsestasjon' } }],
-    });
-    return async () => void (await beside.update({ ...team, participant: [team.participant![0]] }));
-  };
-  const observation = JSON.stringify({ resourceType: 'Observation', status: 'final', code: { text: 'EPDS' }, subject: { reference: `Patient/${mother.id}` }, valueInteger: 7 });
-  return { sarpsborg, fredrikstad, mother, observation, join };
+const familyBackends: [string, () => Promise<Db>, (db: Db) => Promise<FhirStore>][] = [['PGlite', async () => openPglite(), (db) => FhirStore.open(db)]];
+if (process.env.FORLOP_TEST_ACCESS_DATABASE_URL) {
+  const url = process.env.FORLOP_TEST_ACCESS_DATABASE_URL;
+  familyBackends.push([
+    'PostgreSQL',
+    async () => {
+      const db = await openPostgres(url);
+      await db.query('DROP SCHEMA IF EXISTS fhir CASCADE');
+      return db;
+    },
+    async () => FhirStore.open(await openPostgres(url)),
+  ]);
 }
 
-it("sees a change of a family's organisations at the next read, whoever wrote it", async () => {
-  const { sarpsborg, fredrikstad, observation, join } = await familyWithChangingCareTeam();
-  const observed = (await (await fetch(`${api}/Observation`, { method: 'POST', headers: sarpsborg, body: observation })).json()) as { id: string };
-  const read = async () => (await fetch(`${api}/Observation/${observed.id}`, { headers: fredrikstad })).status;
-  // Read twice: the second is answered from the family cache.
-  expect([await read(), await read()]).toEqual([404, 404]);
-  const leave = await join();
-  expect([await read(), await read()]).toEqual([200, 200]);
-  await leave();
-  expect(await read()).toBe(404);
-});
+describe.each(familyBackends)('the family cache on %s', (_name, open, openBeside) => {
+  let familyApi: string;
+  let familyServer: Server;
+  let familyStore: FhirStore;
+  let beside: FhirStore;
 
-it("decides a write by the family's organisations as they are now, whoever changed them", async () => {
-  const { fredrikstad, mother, observation, join } = await familyWithChangingCareTeam();
-  const write = async () => (await fetch(`${api}/Observation`, { method: 'POST', headers: fredrikstad, body: observation })).status;
-  const observations = async () => (await store.search('Observation', { subject: `Patient/${mother.id}`, _total: 'accurate', _count: '0' })).total;
-  // Twice: the second check is answered from the family cache the writes share with the reads.
-  expect([await write(), await write()]).toEqual([403, 403]);
-  const leave = await join();
-  expect([await write(), await write()]).toEqual([201, 201]);
-  await leave();
-  expect(await write()).toBe(403);
-  expect(await observations()).toBe(2);
+  beforeAll(async () => {
+    const db = await open();
+    familyStore = await FhirStore.open(db);
+    beside = await openBeside(db);
+    const app = await buildHttpApp({ store: familyStore, publicUrl: 'http://127.0.0.1', auth: { issuer: idp.issuer, audience: 'forlop-api', requireDpop: false, organisations: { ...DEV_ORGANISATIONS } } });
+    familyServer = app.listen(0, '127.0.0.1');
+    await new Promise((r) => familyServer.once('listening', r));
+    familyApi = `http://127.0.0.1:${(familyServer.address() as AddressInfo).port}/fhir`;
+  });
+  afterAll(async () => {
+    await new Promise((r) => familyServer.close(r));
+    if (_name === 'PostgreSQL') await beside.close();
+    await familyStore.close();
+  });
+
+  /**
+   * A family of Sarpsborg's, the headers of Sarpsborg's and Fredrikstad's clients, and `join`: the
+   * family's care team takes in Fredrikstad, written beside the API; it returns how to let it go again.
+   */
+  async function familyWithChangingCareTeam() {
+    const sarpsborg = { authorization: `Bearer ${await token('helsestasjon', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
+    const fredrikstad = { authorization: `Bearer ${await token('helsestasjon-fredrikstad', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
+    const mother = (await (
+      await fetch(`${familyApi}/Patient`, { method: 'POST', headers: sarpsborg, body: JSON.stringify({ resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } }) })
+    ).json()) as { id: string };
+    const join = async () => {
+      const team = await beside.create({
+        resourceType: 'CareTeam',
+        status: 'active',
+        subject: { reference: `Patient/${mother.id}` },
+        participant: [{ member: { reference: 'Organization/sarpsborg-helsestasjon' } }, { member: { reference: 'Organization/fredrikstad-helsestasjon' } }],
+      });
+      return async () => void (await beside.update({ ...team, participant: [team.participant![0]] }));
+    };
+    const observation = JSON.stringify({ resourceType: 'Observation', status: 'final', code: { text: 'EPDS' }, subject: { reference: `Patient/${mother.id}` }, valueInteger: 7 });
+    return { sarpsborg, fredrikstad, mother, observation, join };
+  }
+
+  it("sees a change of a family's organisations at the next read, whoever wrote it", async () => {
+    const { sarpsborg, fredrikstad, observation, join } = await familyWithChangingCareTeam();
+    const observed = (await (await fetch(`${familyApi}/Observation`, { method: 'POST', headers: sarpsborg, body: observation })).json()) as { id: string };
+    const read = async () => (await fetch(`${familyApi}/Observation/${observed.id}`, { headers: fredrikstad })).status;
+    // Read twice: the second is answered from the family cache.
+    expect([await read(), await read()]).toEqual([404, 404]);
+    const leave = await join();
+    expect([await read(), await read()]).toEqual([200, 200]);
+    await leave();
+    expect(await read()).toBe(404);
+  });
+
+  it("decides a write by the family's organisations as they are now, whoever changed them", async () => {
+    const { fredrikstad, mother, observation, join } = await familyWithChangingCareTeam();
+    const write = async () => (await fetch(`${familyApi}/Observation`, { method: 'POST', headers: fredrikstad, body: observation })).status;
+    const observations = async () => (await familyStore.search('Observation', { subject: `Patient/${mother.id}`, _total: 'accurate', _count: '0' })).total;
+    // Twice: the second check is answered from the family cache the writes share with the reads.
+    expect([await write(), await write()]).toEqual([403, 403]);
+    const leave = await join();
+    expect([await write(), await write()]).toEqual([201, 201]);
+    await leave();
+    expect(await write()).toBe(403);
+    expect(await observations()).toBe(2);
+  });
 });
 
 it('records in the AuditEvent what a read hands out, and the legal basis when it names another organisation', async () => {
