@@ -85,6 +85,9 @@ class LocalGenerations {
   }
 }
 
+/** For a statement whose text is always the same: a PostgreSQL server keeps it prepared (Queryable.query). */
+const PREPARED = { prepared: true };
+
 /** The write generation of a shared database: the sum over the kept types (fhir.write_generation). */
 const GENERATION = '(SELECT sum(generation)::float8 FROM fhir.write_generation)';
 
@@ -175,7 +178,7 @@ export class FhirStore {
 
   async read<T extends Resource>(resourceType: string, id: string): Promise<T> {
     if (resourceType === AUDIT_EVENT) return (await this.readAuditEvent(id)) as T;
-    const { rows } = await this.withGeneration((generation) => this.db.query<Row>(`SELECT content, deleted${generation} FROM fhir.resource WHERE resource_type = $1 AND id = $2`, [resourceType, id]));
+    const { rows } = await this.withGeneration((generation) => this.db.query<Row>(`SELECT content, deleted${generation} FROM fhir.resource WHERE resource_type = $1 AND id = $2`, [resourceType, id], PREPARED));
     if (rows.length === 0) throw new OperationOutcomeError(notFound(`${resourceType}/${id} not found`));
     if (rows[0].deleted) throw new OperationOutcomeError(gone(`${resourceType}/${id} was deleted`));
     return rows[0].content as T;
@@ -187,7 +190,7 @@ export class FhirStore {
       if (versionId !== '1') throw new OperationOutcomeError(notFound(`${resourceType}/${id}/_history/${versionId} not found`));
       return event as T;
     }
-    const { rows } = await this.db.query<Row>('SELECT content, deleted FROM fhir.resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3', [resourceType, id, Number(versionId) || -1]);
+    const { rows } = await this.db.query<Row>('SELECT content, deleted FROM fhir.resource_version WHERE resource_type = $1 AND id = $2 AND version_id = $3', [resourceType, id, Number(versionId) || -1], PREPARED);
     if (rows.length === 0) throw new OperationOutcomeError(notFound(`${resourceType}/${id}/_history/${versionId} not found`));
     if (rows[0].deleted) throw new OperationOutcomeError(gone(`${resourceType}/${id} version ${versionId} is a deletion`));
     return rows[0].content as T;
@@ -210,6 +213,7 @@ export class FhirStore {
     const { rows } = await this.db.query<Row>(
       'SELECT content, deleted, version_id, last_updated FROM fhir.resource_version WHERE resource_type = $1 AND id = $2 ORDER BY version_id DESC',
       [resourceType, id],
+      PREPARED,
     );
     if (rows.length === 0) throw new OperationOutcomeError(notFound(`${resourceType}/${id} not found`));
     return rows.map((r) => ({ versionId: r.version_id, deleted: r.deleted, resource: r.content, lastUpdated: new Date(r.last_updated).toISOString() }));
@@ -217,7 +221,7 @@ export class FhirStore {
 
   /** An AuditEvent, from its own table (audit-events.ts): stored once, never changed. */
   private async readAuditEvent(id: string): Promise<Resource> {
-    const { rows } = await this.db.query<Row>('SELECT content FROM fhir.audit_event WHERE id = $1', [id]);
+    const { rows } = await this.db.query<Row>('SELECT content FROM fhir.audit_event WHERE id = $1', [id], PREPARED);
     if (rows.length === 0) throw new OperationOutcomeError(notFound(`${AUDIT_EVENT}/${id} not found`));
     return rows[0].content;
   }
@@ -312,6 +316,7 @@ export class FhirStore {
        SELECT r.content FROM fhir.resource r JOIN unnest($1::text[]) t(ref) ON r.resource_type = split_part(t.ref, '/', 1) AND r.id = split_part(t.ref, '/', 2)
         WHERE NOT r.deleted`,
       [targets, via.map((v) => v.resourceType), via.map((v) => v.param)],
+      PREPARED,
     );
     // A target can also be found through another (a CarePlan about two family members): once each.
     return [...new Map(rows.map(({ content }) => [`${content.resourceType}/${content.id}`, content])).values()];
@@ -340,7 +345,7 @@ export class FhirStore {
     if (unknown.length > 0) throw new Error(`No write generation is kept for ${unknown.join(', ')}: add the type to fhir.write_generation in a store migration`);
     if (this.local) return this.local.inflight > 0 ? undefined : this.local.generation;
     if (since !== undefined && this.seenGeneration.sent > since) return this.seenGeneration.generation;
-    const { rows } = await this.db.query<Row>(`SELECT ${GENERATION} AS generation`);
+    const { rows } = await this.db.query<Row>(`SELECT ${GENERATION} AS generation`, [], PREPARED);
     return Number(rows[0].generation);
   }
 
@@ -378,11 +383,13 @@ export class FhirStore {
             `SELECT r.content FROM fhir.resource r JOIN fhir.reference_index x ON x.resource_type = r.resource_type AND x.id = r.id
               WHERE x.resource_type = $1 AND x.param = $2 AND x.target = ANY($3) AND NOT r.deleted`,
             [inc.source, inc.param, refs],
+            PREPARED,
           )
         : await this.db.query<Row>(
             `SELECT r.content FROM fhir.reference_index x JOIN fhir.resource r ON x.target = r.resource_type || '/' || r.id
               WHERE x.resource_type = $1 AND x.param = $2 AND x.id = ANY($3) AND NOT r.deleted ${inc.target ? 'AND r.resource_type = $4' : ''}`,
             inc.target ? [inc.source, inc.param, matches.map((m) => m.id), inc.target] : [inc.source, inc.param, matches.map((m) => m.id)],
+            PREPARED,
           );
       for (const { content } of rows) {
         const key = `${content.resourceType}/${content.id}`;
@@ -397,11 +404,12 @@ export class FhirStore {
 
   /** _revinclude of the AuditEvents naming the matches, or _include of what the matching AuditEvents name (patient is their one reference parameter). */
   private async auditIncludes(matches: Resource[], refs: string[], inc: { reverse: boolean; target?: string }): Promise<{ rows: Row[] }> {
-    if (inc.reverse) return this.db.query<Row>('SELECT content FROM fhir.audit_event WHERE patients && $1::text[]', [refs]);
+    if (inc.reverse) return this.db.query<Row>('SELECT content FROM fhir.audit_event WHERE patients && $1::text[]', [refs], PREPARED);
     const targets = [...new Set(matches.flatMap((m) => auditColumns(m as never).patients))];
     return this.db.query<Row>(
       `SELECT r.content FROM fhir.resource r WHERE r.resource_type || '/' || r.id = ANY($1) AND NOT r.deleted ${inc.target ? 'AND r.resource_type = $2' : ''}`,
       inc.target ? [targets, inc.target] : [targets],
+      PREPARED,
     );
   }
 
@@ -492,17 +500,18 @@ export class FhirStore {
          SELECT content, deleted FROM fhir.resource_history h WHERE h.resource_type = c.resource_type AND h.id = c.id AND h.version_id = c.version_id
        ) v ORDER BY c.seq`,
       [seq, limit],
+      PREPARED,
     );
     return rows.map((r) => ({ seq: Number(r.seq), resource: r.content, deleted: r.deleted }));
   }
 
   async checkpoint(reader: string): Promise<number> {
-    const { rows } = await this.db.query<{ seq: string | number }>('SELECT seq FROM fhir.reader_checkpoint WHERE reader = $1', [reader]);
+    const { rows } = await this.db.query<{ seq: string | number }>('SELECT seq FROM fhir.reader_checkpoint WHERE reader = $1', [reader], PREPARED);
     return rows.length ? Number(rows[0].seq) : 0;
   }
 
   async saveCheckpoint(reader: string, seq: number): Promise<void> {
-    await this.db.query('INSERT INTO fhir.reader_checkpoint (reader, seq) VALUES ($1, $2) ON CONFLICT (reader) DO UPDATE SET seq = EXCLUDED.seq', [reader, seq]);
+    await this.db.query('INSERT INTO fhir.reader_checkpoint (reader, seq) VALUES ($1, $2) ON CONFLICT (reader) DO UPDATE SET seq = EXCLUDED.seq', [reader, seq], PREPARED);
   }
 
   private async createIn<T extends Resource>(tx: Queryable, resource: T, keepId = false): Promise<T> {
@@ -522,7 +531,7 @@ export class FhirStore {
   private async updateIn<T extends Resource>(tx: Queryable, resource: T, options: WriteOptions): Promise<T> {
     if (!resource.id) throw new OperationOutcomeError(badRequest('An update needs the resource id', `${resource.resourceType}.id`), 400);
     if (resource.resourceType === AUDIT_EVENT) throw appendOnly();
-    const { rows } = await tx.query<Row & { status: string | null }>("SELECT version_id, deleted, content->>'status' AS status FROM fhir.resource WHERE resource_type = $1 AND id = $2 FOR UPDATE", [resource.resourceType, resource.id]);
+    const { rows } = await tx.query<Row & { status: string | null }>("SELECT version_id, deleted, content->>'status' AS status FROM fhir.resource WHERE resource_type = $1 AND id = $2 FOR UPDATE", [resource.resourceType, resource.id], PREPARED);
     const current = rows[0];
     if (resource.resourceType === 'Task' && current && !current.deleted && current.status) {
       // FHIR's Task state machine: a handoff's Task cannot jump back or skip ahead.
@@ -544,7 +553,7 @@ export class FhirStore {
 
   private async deleteIn(tx: Queryable, resourceType: string, id: string, options: WriteOptions): Promise<void> {
     if (resourceType === AUDIT_EVENT) throw appendOnly();
-    const { rows } = await tx.query<Row>('SELECT version_id, deleted, content FROM fhir.resource WHERE resource_type = $1 AND id = $2 FOR UPDATE', [resourceType, id]);
+    const { rows } = await tx.query<Row>('SELECT version_id, deleted, content FROM fhir.resource WHERE resource_type = $1 AND id = $2 FOR UPDATE', [resourceType, id], PREPARED);
     const current = rows[0];
     if (!current) throw new OperationOutcomeError(notFound(`${resourceType}/${id} not found`));
     if (current.deleted) return;
