@@ -36,14 +36,26 @@ export interface AccessDecision {
   reason: string;
 }
 
-/** Values at a dotted element path, flattening arrays ("participant.member"). */
+/** The steps of each element path the participation rules use, split once. */
+const pathSteps = new Map<string, string[]>();
+
+/**
+ * Values at a dotted element path, flattening arrays ("participant.member").
+ * Every read and write checks several paths of each resource it touches,
+ * so this walks them in plain loops.
+ */
 function valuesAt(resource: Json, path: string): unknown[] {
+  let steps = pathSteps.get(path);
+  if (!steps) pathSteps.set(path, (steps = path.split('.').filter(Boolean)));
   let current: unknown[] = [resource];
-  for (const step of path.split('.').filter(Boolean)) {
-    current = current.flatMap((value) => {
-      const next = value && typeof value === 'object' ? (value as Json)[step] : undefined;
-      return Array.isArray(next) ? next : next === undefined ? [] : [next];
-    });
+  for (const step of steps) {
+    const next: unknown[] = [];
+    for (const value of current) {
+      const found = value && typeof value === 'object' ? (value as Json)[step] : undefined;
+      if (Array.isArray(found)) next.push(...found);
+      else if (found !== undefined) next.push(found);
+    }
+    current = next;
   }
   return current;
 }
