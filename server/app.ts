@@ -20,8 +20,8 @@ export interface AppOptions {
   authorize?: RequestHandler[];
   /** Per request, what the caller may see (organisation-level access); absent: everything. Given `res`, it records what it lets through in the request's AuditEvent. */
   visibility?: (req: express.Request, res?: express.Response) => ((resources: Resource[]) => Promise<Resource[]>) | undefined;
-  /** Per request, the organisation-level write check; absent: every change. */
-  writeAccess?: (req: express.Request) => ((change: { before?: Resource; after?: Resource }) => Promise<void>) | undefined;
+  /** Per request, the organisation-level write check; absent: every change. Given `res`, it names the family members a change is about in the request's AuditEvent. */
+  writeAccess?: (req: express.Request, res?: express.Response) => ((change: { before?: Resource; after?: Resource }) => Promise<void>) | undefined;
   /** Largest accepted request body; default 1 MB. */
   bodyLimit?: string;
   /** The coordinator API (server/coordinator), mounted at /api behind fhirMiddleware. */
@@ -62,7 +62,7 @@ export function createApp(options: AppOptions): express.Express {
       headers: { ifMatch: req.get('if-match') ?? undefined, ifNoneExist: req.get('if-none-exist') ?? undefined },
       baseUrl,
       visible: options.visibility?.(req, res),
-      writable: options.writeAccess?.(req),
+      writable: options.writeAccess?.(req, res),
     };
     handle(options.store, request).then((response) => {
       res.status(response.status);

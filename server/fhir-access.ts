@@ -102,15 +102,17 @@ export function organisationAccessChecks(store: FhirStore, organisationsByOrgnr:
 }
 
 /**
- * What the request's AuditEvent records of resources handed out: each of them, and when they
- * name other organisations than the caller's (a Task's owner, a CarePlan's care team), those
+ * What the request's AuditEvent records of resources handed out: each of them, the family
+ * members they are about (the no-basis patient slice, so `AuditEvent?patient=` finds every
+ * read of a patient's records, not only of the Patient itself), and when they name other
+ * organisations than the caller's (a Task's owner, a CarePlan's care team), those
  * organisations, so the AuditEvent carries the legal basis for disclosing their data.
  */
 function recordDisclosure(res: Response, auth: NonNullable<Request['forlop']>, resources: Resource[], organisationsByOrgnr: Record<string, string>): void {
   if (resources.length === 0) return;
   const organisations = new Set(resources.flatMap((r) => otherOrganisations(auth, r as never, { organisationsByOrgnr })));
   describeAudit(res, {
-    entities: resources.map((r) => `${r.resourceType}/${r.id}`),
+    entities: [...resources.map((r) => `${r.resourceType}/${r.id}`), ...resources.flatMap((r) => familyMembers(r as never))],
     ...(organisations.size > 0 ? { crossOrganisation: { organisations: [...organisations] } } : {}),
   });
 }
@@ -145,15 +147,19 @@ function readFilter(familyCache: FamilyCache) {
   };
 }
 
-/** Write checks: the caller must take part in the resource before and after the change. */
+/**
+ * Write checks: the caller must take part in the resource before and after the change. With
+ * `res`, the request's AuditEvent names the family members the change is about, allowed or not.
+ */
 function writeCheck(familyCache: FamilyCache) {
   const { organisationsByOrgnr } = familyCache;
-  return (req: Request) => {
+  return (req: Request, res?: Response) => {
     const auth = req.forlop;
     if (!auth) return undefined;
     const mark = familyCache.mark();
     return async (change: { before?: Resource; after?: Resource }): Promise<void> => {
       const members = new Set([change.before, change.after].flatMap((r) => (r ? familyMembers(r as never) : [])));
+      if (res && members.size > 0) describeAudit(res, { entities: [...members] });
       const families = await familyCache.organisations([...members], mark);
       const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
       const decision = organisationWriteAccess(auth, change as never, context);

@@ -121,7 +121,10 @@ export function auditTrail(options: AuditTrailOptions): RequestHandler {
       const location = res.getHeader('location');
       if (typeof location === 'string') {
         const path = relativeFhirPath(new URL(location, 'http://x').pathname, fhirBase);
-        if (path) entities.push(path.replace(/^\//, ''));
+        const located = path?.replace(/^\//, '');
+        if (located) entities.push(located);
+        // A Patient created or updated is the event's patient too: unversioned, as the patient slice names one.
+        if (located?.startsWith('Patient/')) entities.push(located.replace(/\/_history\/.*$/, ''));
       }
       entities.push(...(details.entities ?? []));
       const interaction = details.interaction ?? info?.interaction ?? 'unknown';

@@ -180,7 +180,7 @@ describe.each(familyBackends)('the family cache on %s', (_name, open, openBeside
   });
 });
 
-it('records in the AuditEvent what a read hands out, and the legal basis when it names another organisation', async () => {
+it('records in the AuditEvent what a read hands out, whose records they are, and the legal basis when it names another organisation', async () => {
   const sarpsborg = { authorization: `Bearer ${await token('helsestasjon', 'system/*.cruds')}`, 'content-type': 'application/fhir+json' };
   const post = async (type: string, body: object) => ((await (await fetch(`${api}/${type}`, { method: 'POST', headers: sarpsborg, body: JSON.stringify(body) })).json()) as { id: string }).id;
   const mother = await post('Patient', { resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } });
@@ -201,11 +201,15 @@ it('records in the AuditEvent what a read hands out, and the legal basis when it
   const disclosed = { policy: ['https://lovdata.no/lov/1999-07-02-64/§45'], purpose: 'COC' };
   // The Task names the familieambulatorium as its owner: reading it discloses that organisation's handoff
   // (a read records the version it handed out too).
-  expect(await lastAudit(`Task/${handoff}`)).toEqual({ entities: ['Organization/ostfold-familieambulatorium', `Task/${handoff}`, `Task/${handoff}/_history/1`], ...disclosed });
-  // A search records each resource it hands out, and the organisations they name.
-  expect(await lastAudit(`Task?_id=${handoff},nothing`)).toEqual({ entities: ['Organization/ostfold-familieambulatorium', `Task/${handoff}`], ...disclosed });
+  // The mother it is about is named too (the patient slice), so her records' reads are found by patient.
+  expect(await lastAudit(`Task/${handoff}`)).toEqual({ entities: ['Organization/ostfold-familieambulatorium', `Patient/${mother}`, `Task/${handoff}`, `Task/${handoff}/_history/1`], ...disclosed });
+  // A search records each resource it hands out, whose they are, and the organisations they name.
+  expect(await lastAudit(`Task?_id=${handoff},nothing`)).toEqual({ entities: ['Organization/ostfold-familieambulatorium', `Patient/${mother}`, `Task/${handoff}`], ...disclosed });
   // The family's own Patient names only the caller's organisation: no other organisation's data, no disclosure.
   expect(await lastAudit(`Patient/${mother}`)).toEqual({ entities: [`Patient/${mother}`, `Patient/${mother}/_history/1`], policy: undefined, purpose: 'TREAT' });
+  // Who did what with her records: her creation, the Task's (a write names the family it is about), both reads and the search.
+  const hers = (await store.search('AuditEvent', { patient: `Patient/${mother}` })).resources as AuditEvent[];
+  expect(hers.map((e) => e.subtype?.[0].code).sort()).toEqual(['create', 'create', 'read', 'read', 'search-type']);
 });
 
 it("withholds another organisation's family from reads, searches, includes and histories", async () => {
