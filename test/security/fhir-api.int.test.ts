@@ -96,7 +96,11 @@ it('serves the CapabilityStatement without a token', async () => {
  * `forlop start`), on a PostgreSQL server another connection pool (as forlop worker beside forlop
  * serve), where the cache learns of its writes from the generation its requests' statements bring.
  */
-const familyBackends: [string, () => Promise<Db>, (db: Db) => Promise<FhirStore>][] = [['PGlite', async () => openPglite(), (db) => FhirStore.open(db)]];
+type Beside = { store: FhirStore; close: () => Promise<void> };
+const familyBackends: [string, () => Promise<Db>, (db: Db) => Promise<Beside>][] = [
+  // On PGlite the second store object shares the API's database, which the API's store closes.
+  ['PGlite', async () => openPglite(), async (db) => ({ store: await FhirStore.open(db), close: async () => undefined })],
+];
 if (process.env.FORLOP_TEST_ACCESS_DATABASE_URL) {
   const url = process.env.FORLOP_TEST_ACCESS_DATABASE_URL;
   familyBackends.push([
@@ -106,7 +110,10 @@ if (process.env.FORLOP_TEST_ACCESS_DATABASE_URL) {
       await db.query('DROP SCHEMA IF EXISTS fhir CASCADE');
       return db;
     },
-    async () => FhirStore.open(await openPostgres(url)),
+    async () => {
+      const store = await FhirStore.open(await openPostgres(url));
+      return { store, close: () => store.close() };
+    },
   ]);
 }
 
@@ -114,7 +121,7 @@ describe.each(familyBackends)('the family cache on %s', (_name, open, openBeside
   let familyApi: string;
   let familyServer: Server;
   let familyStore: FhirStore;
-  let beside: FhirStore;
+  let beside: Beside;
 
   beforeAll(async () => {
     const db = await open();
@@ -127,7 +134,7 @@ describe.each(familyBackends)('the family cache on %s', (_name, open, openBeside
   });
   afterAll(async () => {
     await new Promise((r) => familyServer.close(r));
-    if (_name === 'PostgreSQL') await beside.close();
+    await beside.close();
     await familyStore.close();
   });
 
@@ -142,13 +149,13 @@ describe.each(familyBackends)('the family cache on %s', (_name, open, openBeside
       await fetch(`${familyApi}/Patient`, { method: 'POST', headers: sarpsborg, body: JSON.stringify({ resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } }) })
     ).json()) as { id: string };
     const join = async () => {
-      const team = await beside.create({
+      const team = await beside.store.create({
         resourceType: 'CareTeam',
         status: 'active',
         subject: { reference: `Patient/${mother.id}` },
         participant: [{ member: { reference: 'Organization/sarpsborg-helsestasjon' } }, { member: { reference: 'Organization/fredrikstad-helsestasjon' } }],
       });
-      return async () => void (await beside.update({ ...team, participant: [team.participant![0]] }));
+      return async () => void (await beside.store.update({ ...team, participant: [team.participant![0]] }));
     };
     const observation = JSON.stringify({ resourceType: 'Observation', status: 'final', code: { text: 'EPDS' }, subject: { reference: `Patient/${mother.id}` }, valueInteger: 7 });
     return { sarpsborg, fredrikstad, mother, observation, join };
