@@ -229,6 +229,23 @@ describe.each(backends)('FHIR store on %s', (_name, open) => {
     }
   });
 
+  it('compresses large resources and AuditEvents with lz4 where the server has it, and they read back whole', async () => {
+    const db = (store as unknown as { db: Db }).db;
+    const { rows: support } = await db.query<{ lz4: boolean }>(`SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`);
+    // Debian's PostgreSQL (the one .ci/run starts) is built with lz4; PGlite is not.
+    expect(support[0].lz4).toBe(_name === 'PostgreSQL');
+    const references = Array.from({ length: 40 }, (_, i) => ({ what: { reference: `Task/compressed-${i}` } }));
+    const [event] = await store.createAll<AuditEvent>([{ resourceType: 'AuditEvent', type: { code: 'rest' }, recorded: '2026-04-03T08:00:00Z', agent: [{ requestor: true }], source: { observer: { display: 'Forløp' } }, entity: references }]);
+    const large = await store.create(task('large', { description: 'x'.repeat(4000) }));
+    const { rows } = await db.query<{ compression: string }>(
+      `SELECT pg_column_compression(content) AS compression FROM fhir.audit_event WHERE id = $1 UNION ALL SELECT pg_column_compression(content) FROM fhir.resource WHERE resource_type = 'Task' AND id = $2`,
+      [event.id, large.id],
+    );
+    const method = support[0].lz4 ? 'lz4' : 'pglz';
+    expect(rows.map((r) => r.compression)).toEqual([method, method]);
+    expect([await store.read('AuditEvent', event.id!), await store.read('Task', large.id!)]).toEqual([event, large]);
+  });
+
   it('keeps AuditEvents in their own table: read, searched by date, type and patient, included, never changed', async () => {
     const event = (recorded: string, entity: string[], type = { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' }): AuditEvent => ({
       resourceType: 'AuditEvent',
