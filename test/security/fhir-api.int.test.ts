@@ -28,15 +28,20 @@ async function token(client: string, scope: string): Promise<string> {
   return body.access_token;
 }
 
+/** The API of `forlop start` over `fhirStore`, with the dev IdP's organisations, on a free loopback port. */
+async function listenApi(fhirStore: FhirStore): Promise<{ server: Server; api: string }> {
+  const app = await buildHttpApp({ store: fhirStore, publicUrl: 'http://127.0.0.1', auth: { issuer: idp.issuer, audience: 'forlop-api', requireDpop: false, organisations: { ...DEV_ORGANISATIONS } } });
+  const listening = app.listen(0, '127.0.0.1');
+  await new Promise((r) => listening.once('listening', r));
+  return { server: listening, api: `http://127.0.0.1:${(listening.address() as AddressInfo).port}/fhir` };
+}
+
 const audits = async () => (await store.search('AuditEvent', { _total: 'accurate', _count: '0' })).total!;
 
 beforeAll(async () => {
   idp = await startDevIdp();
   store = await FhirStore.open(await openPglite());
-  const app = await buildHttpApp({ store, publicUrl: 'http://127.0.0.1', auth: { issuer: idp.issuer, audience: 'forlop-api', requireDpop: false, organisations: { ...DEV_ORGANISATIONS } } });
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  api = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`;
+  ({ server, api } = await listenApi(store));
 });
 afterAll(async () => {
   await new Promise((r) => server.close(r));
@@ -127,10 +132,7 @@ describe.each(familyBackends)('the family cache on %s', (_name, open, openBeside
     const db = await open();
     familyStore = await FhirStore.open(db);
     beside = await openBeside(db);
-    const app = await buildHttpApp({ store: familyStore, publicUrl: 'http://127.0.0.1', auth: { issuer: idp.issuer, audience: 'forlop-api', requireDpop: false, organisations: { ...DEV_ORGANISATIONS } } });
-    familyServer = app.listen(0, '127.0.0.1');
-    await new Promise((r) => familyServer.once('listening', r));
-    familyApi = `http://127.0.0.1:${(familyServer.address() as AddressInfo).port}/fhir`;
+    ({ server: familyServer, api: familyApi } = await listenApi(familyStore));
   });
   afterAll(async () => {
     await new Promise((r) => familyServer.close(r));
