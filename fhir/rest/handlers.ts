@@ -64,11 +64,18 @@ export const RESOURCE_TYPES = [
   'PlanDefinition', 'ActivityDefinition', 'Subscription',
 ] as const;
 
-function resourceHeaders(resource: Resource, baseUrl: string): Record<string, string> {
+/**
+ * The headers of a response carrying one resource: its version (ETag), when it
+ * changed, and its version-specific URL. That URL is the Location of what a
+ * write made (RFC 9110 15.3.2: where a 201's resource is) and the
+ * Content-Location of what a read hands out (RFC 9110 8.7: what this
+ * representation is; Location is for what a 201 made, or a redirect).
+ */
+function resourceHeaders(resource: Resource, baseUrl: string, interaction: 'read' | 'write'): Record<string, string> {
   return {
     ETag: `W/"${resource.meta?.versionId}"`,
     'Last-Modified': new Date(resource.meta?.lastUpdated ?? Date.now()).toUTCString(),
-    Location: `${baseUrl}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`,
+    [interaction === 'write' ? 'Location' : 'Content-Location']: `${baseUrl}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`,
   };
 }
 
@@ -211,12 +218,12 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
       const criteria = Object.fromEntries(new URLSearchParams(req.headers.ifNoneExist));
       const found = await store.search(type, { ...criteria, _count: '2' });
       if (found.resources.length > 1) throw new OperationOutcomeError(preconditionFailed(`If-None-Exist '${req.headers.ifNoneExist}' matches more than one ${type}`), 412);
-      if (found.resources.length === 1) return { status: 200, body: found.resources[0], headers: resourceHeaders(found.resources[0], req.baseUrl) };
+      if (found.resources.length === 1) return { status: 200, body: found.resources[0], headers: resourceHeaders(found.resources[0], req.baseUrl, 'write') };
     }
     const resource = bodyResource(req, type);
     await checkWrite(req, undefined, resource);
     const created = await store.create(resource);
-    return { status: 201, body: created, headers: resourceHeaders(created, req.baseUrl) };
+    return { status: 201, body: created, headers: resourceHeaders(created, req.baseUrl, 'write') };
   }
   if (parts.length === 1 && method === 'PUT') {
     // Conditional update (https://hl7.org/fhir/R4/http.html#cond-update): the query selects the resource.
@@ -227,10 +234,10 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
     await checkWrite(req, found.resources[0], body);
     if (found.resources.length === 0) {
       const created = await store.create(body);
-      return { status: 201, body: created, headers: resourceHeaders(created, req.baseUrl) };
+      return { status: 201, body: created, headers: resourceHeaders(created, req.baseUrl, 'write') };
     }
     const updated = await store.update({ ...body, id: found.resources[0].id }, { ifMatch: req.headers.ifMatch });
-    return { status: 200, body: updated, headers: resourceHeaders(updated, req.baseUrl) };
+    return { status: 200, body: updated, headers: resourceHeaders(updated, req.baseUrl, 'write') };
   }
   if (parts.length === 2 && method === 'PATCH') {
     // JSON Patch (RFC 6902, https://hl7.org/fhir/R4/http.html#patch); the result is validated like any write.
@@ -244,18 +251,18 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
     if (patched.resourceType !== type || patched.id !== id) throw new OperationOutcomeError(badRequest('A PATCH may not change resourceType or id'), 400);
     await checkWrite(req, stored, patched);
     const updated = await store.update(patched, { ifMatch: req.headers.ifMatch ?? `W/"${stored.meta?.versionId}"` });
-    return { status: 200, body: updated, headers: resourceHeaders(updated, req.baseUrl) };
+    return { status: 200, body: updated, headers: resourceHeaders(updated, req.baseUrl, 'write') };
   }
   if (parts.length === 2 && method === 'GET') {
     const resource = await readable(req, await store.read(type, id));
-    return { status: 200, body: resource, headers: resourceHeaders(resource, req.baseUrl) };
+    return { status: 200, body: resource, headers: resourceHeaders(resource, req.baseUrl, 'read') };
   }
   if (parts.length === 2 && method === 'PUT') {
     const body = bodyResource(req, type, id);
     await checkWrite(req, await current(store, type, id), body);
     const updated = await store.update(body, { ifMatch: req.headers.ifMatch });
     const status = updated.meta?.versionId === '1' ? 201 : 200;
-    return { status, body: updated, headers: resourceHeaders(updated, req.baseUrl) };
+    return { status, body: updated, headers: resourceHeaders(updated, req.baseUrl, 'write') };
   }
   if (parts.length === 2 && method === 'DELETE') {
     const before = await current(store, type, id);
@@ -283,7 +290,7 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
   if (parts.length === 4 && op === '_history' && method === 'GET') {
     await readable(req, (await store.history(type, id))[0].resource);
     const resource = await store.vread(type, id, version);
-    return { status: 200, body: resource, headers: resourceHeaders(resource, req.baseUrl) };
+    return { status: 200, body: resource, headers: resourceHeaders(resource, req.baseUrl, 'read') };
   }
   throw new OperationOutcomeError(methodNotAllowed(`Method ${method} is not allowed on ${req.path}`), 405);
 }

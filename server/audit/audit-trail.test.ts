@@ -51,6 +51,7 @@ async function start(options: { failWrites?: boolean; onWrite?: (e: AuditEvent) 
   app.use(express.urlencoded({ extended: false }));
   routes?.(app);
   app.get('/fhir/Task/:id', (req, res) => {
+    if (req.params.id === 'versioned') res.setHeader('content-location', '/fhir/Task/versioned/_history/3');
     res.json({ resourceType: 'Task', id: req.params.id });
   });
   app.get('/fhir/Task', (_req, res) => {
@@ -133,6 +134,12 @@ describe('auditTrail', () => {
     expect(response.status).toBe(201);
     expect(h.events).toHaveLength(1);
     expect(h.events[0]).toMatchObject({ action: 'C', outcome: '0', entity: [{ what: { reference: 'Task/new1/_history/1' } }] });
+  });
+
+  it('records a read with the version it handed out, from the Content-Location header', async () => {
+    h = await start();
+    expect((await fetch(`${h.url}/fhir/Task/versioned`)).status).toBe(200);
+    expect(h.events[0].entity!.map((e) => e.what?.reference)).toEqual(['Task/versioned', 'Task/versioned/_history/3']);
   });
 
   it('records a request refused before authentication', async () => {

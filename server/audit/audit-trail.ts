@@ -118,7 +118,8 @@ export function auditTrail(options: AuditTrailOptions): RequestHandler {
       const info = relative !== undefined ? classifyFhirRequest(req.method, relative, query !== undefined) : undefined;
       const entities: string[] = [];
       if (info?.resourceType && info.id) entities.push(`${info.resourceType}/${info.id}${info.versionId ? `/_history/${info.versionId}` : ''}`);
-      const location = res.getHeader('location');
+      // The version a write made (Location) or a read handed out (Content-Location).
+      const location = res.getHeader('location') ?? res.getHeader('content-location');
       if (typeof location === 'string') {
         const path = relativeFhirPath(new URL(location, 'http://x').pathname, fhirBase);
         const located = path?.replace(/^\//, '');

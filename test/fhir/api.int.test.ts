@@ -37,7 +37,7 @@ async function count(type: string): Promise<number> {
   return ((await r.json()) as Bundle).total!;
 }
 
-it('round-trips a resource with ETag, Location and Last-Modified, and versions it', async () => {
+it('round-trips a resource with ETag, Location (Content-Location for a read) and Last-Modified, and versions it', async () => {
   const created = await send('POST', 'Patient', patient);
   expect(created.status).toBe(201);
   expect(created.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
@@ -47,6 +47,10 @@ it('round-trips a resource with ETag, Location and Last-Modified, and versions i
   expect(created.headers.get('last-modified')).toBeTruthy();
   const read = await fetch(`${base}/Patient/${body.id}`);
   expect(await read.json()).toEqual(body);
+  // A read is not a redirect: it names the version it hands out in Content-Location, not Location.
+  expect(read.headers.get('content-location')).toBe(`${base}/Patient/${body.id}/_history/1`);
+  expect(read.headers.get('location')).toBeNull();
+  expect(read.headers.get('etag')).toBe('W/"1"');
   const updated = await send('PUT', `Patient/${body.id}`, { ...body, birthDate: '1990-01-02' }, { 'if-match': 'W/"1"' });
   expect(updated.status).toBe(200);
   const stale = await send('PUT', `Patient/${body.id}`, { ...body, birthDate: '1990-01-03' }, { 'if-match': 'W/"1"' });
