@@ -6,19 +6,27 @@
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import * as oidc from 'openid-client';
+import type { DpopAlgorithm } from '../server/auth/dpop';
 import { DEV_API_RESOURCE, type DevIdp } from './dev-idp';
 
 export interface DpopKey {
+  /** The JWS algorithm its proofs are signed with. */
+  alg: DpopAlgorithm;
   privateKey: CryptoKey;
   publicKey: CryptoKey;
   publicJwk: JWK;
   jkt: string;
 }
 
-export async function newDpopKey(): Promise<DpopKey> {
-  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+/**
+ * A client's DPoP key pair. ES256 by default; an RSA algorithm (PS256, as
+ * FAPI 2.0 allows, or RS256-RS512) gives a 2048-bit RSA key, the kind of key a
+ * HelseID client has (HelseID's own example proof is RS512).
+ */
+export async function newDpopKey(alg: DpopAlgorithm = 'ES256'): Promise<DpopKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const publicJwk = await exportJWK(publicKey);
-  return { privateKey, publicKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk) };
+  return { alg, privateKey, publicKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk) };
 }
 
 /** Whether a request failed because the server had closed or reset its connection (a keep-alive socket it dropped as it was reused). */

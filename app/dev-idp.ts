@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import Provider from 'oidc-provider';
 import { HELSEID_CLAIMS } from '../server/auth/context';
+import { DPOP_ALGORITHMS } from '../server/auth/dpop';
 import { parseScope, type SmartScope } from '../server/auth/scopes';
 
 /** Resource indicator (RFC 8707) of the Forløp API, and the audience its tokens carry. */
@@ -246,6 +247,9 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     clientAuthMethods: ['private_key_jwt', 'client_secret_basic', 'client_secret_post'],
     clientBasedCORS: () => false,
+    // DPoP proofs signed as the API accepts them (oidc-provider's default is ES256 and EdDSA only),
+    // so a client with an RSA key, as HelseID clients have, can bind its tokens too.
+    enabledJWA: { dPoPSigningAlgValues: [...DPOP_ALGORITHMS] },
     ttl: { ClientCredentials: ttl, AccessToken: ttl },
     features: {
       devInteractions: { enabled: false },

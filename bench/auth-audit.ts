@@ -1,9 +1,10 @@
 /**
  * Cost of authentication and audit per request (issue #6: auth + audit
  * together should cost <= 30% of requests/s). Same tiny FHIR-shaped handler,
- * five stacks: none; Bearer JWT auth + scope; + auditTrail (in-memory write,
+ * six stacks: none; Bearer JWT auth + scope; + auditTrail (in-memory write,
  * so the figure is the middleware's own cost, not the store's); DPoP-bound
- * token with a proof per request + audit; and, as the floor under the DPoP
+ * token with a proof per request + audit, with an EC key (ES256) and with an
+ * RSA key as HelseID clients have (PS256); and, as the floor under the DPoP
  * figure, audit + Bearer + only the proof's ES256 signature check (the one
  * step RFC 9449 cannot skip, done as our DPoP check does it). Tokens come from
  * the real dev IdP; DPoP proofs are made before timing so client-side
@@ -115,8 +116,16 @@ export async function run(args: string[]): Promise<void> {
     // Every token both parts use, now: asking the IdP again after minutes of load meets a reset keep-alive socket.
     const scopes = 'system/Task.rs system/Observation.crs';
     const key = await newDpopKey();
-    const tokens: Tokens = { bearer: await getToken(idp, 'helsestasjon', scopes), dpopToken: await getToken(idp, 'helsestasjon', scopes, { dpop: key }), key };
-    const { bearer, dpopToken } = tokens;
+    // An RSA key as well, the kind a HelseID client has, signing with PS256 (FAPI 2.0's RSA algorithm).
+    const rsaKey = await newDpopKey('PS256');
+    const tokens: Tokens = {
+      bearer: await getToken(idp, 'helsestasjon', scopes),
+      dpopToken: await getToken(idp, 'helsestasjon', scopes, { dpop: key }),
+      key,
+      rsaDpopToken: await getToken(idp, 'helsestasjon', scopes, { dpop: rsaKey }),
+      rsaKey,
+    };
+    const { bearer, dpopToken, rsaDpopToken } = tokens;
     const audited: unknown[] = [];
     const write = async (event: unknown) => {
       audited.push(event);
@@ -125,6 +134,8 @@ export async function run(args: string[]): Promise<void> {
 
     let proofs: string[] = [];
     let used = 0;
+    let rsaProofs: string[] = [];
+    let rsaUsed = 0;
     const stacks: Stack[] = [
       { name: 'no auth, no audit', middleware: [], headers: () => ({}) },
       { name: 'Bearer JWT + scope', middleware: [authenticate(authOptions), requireScope('Task', 'read')], headers: () => ({ authorization: `Bearer ${bearer}` }) },
@@ -135,9 +146,14 @@ export async function run(args: string[]): Promise<void> {
       },
       {
         // A fresh proof per request (the jti replay cache refuses reuse), made before timing.
-        name: 'audit + DPoP JWT + scope',
+        name: 'audit + DPoP JWT (ES256 proof) + scope',
         middleware: [auditTrail({ write }), authenticate({ ...authOptions, dpop: { required: true } }), requireScope('Task', 'read')],
         headers: () => ({ authorization: `DPoP ${dpopToken}`, dpop: proofs[used++] }),
+      },
+      {
+        name: 'audit + DPoP JWT (PS256 proof) + scope',
+        middleware: [auditTrail({ write }), authenticate({ ...authOptions, dpop: { required: true } }), requireScope('Task', 'read')],
+        headers: () => ({ authorization: `DPoP ${rsaDpopToken}`, dpop: rsaProofs[rsaUsed++] }),
       },
       {
         // Only the proof's signature, with its key imported once: what any DPoP check must spend per request.
@@ -147,15 +163,15 @@ export async function run(args: string[]): Promise<void> {
       },
     ];
     const servers = await Promise.all(stacks.map((stack) => serve(stack.middleware)));
-    const dpopUrl = servers[3].url;
-    const makeProofs = (count: number) =>
-      Promise.all(Array.from({ length: count }, (_, i) => makeProof(key, { htm: 'GET', htu: `${dpopUrl}/fhir/Task/${i % 50}`, accessToken: dpopToken })));
+    const makeProofs = (signer: DpopKey, token: string, url: string, count: number) =>
+      Promise.all(Array.from({ length: count }, (_, i) => makeProof(signer, { htm: 'GET', htu: `${url}/fhir/Task/${i % 50}`, accessToken: token })));
 
     // Warm up every stack (JIT, JWKS fetch, key import), then interleave rounds and take the median,
     // so that machine noise and warm-up order do not favour one stack.
     const warmUp = Math.min(1000, requests);
     // All proofs up front (two stacks use them): signing thousands with WebCrypto right before a timed run would slow that run.
-    proofs = await makeProofs(2 * (warmUp + rounds * requests));
+    proofs = await makeProofs(key, dpopToken, servers[3].url, 2 * (warmUp + rounds * requests));
+    rsaProofs = await makeProofs(rsaKey, rsaDpopToken, servers[4].url, warmUp + rounds * requests);
     for (const [i, stack] of stacks.entries()) await load(servers[i].url, warmUp, concurrency, stack.headers);
     const samples = await interleave(stacks.map((stack, i) => ({ url: servers[i].url, headers: stack.headers })), rounds, requests, concurrency);
     for (const server of servers) server.close();
@@ -220,7 +236,7 @@ function report(names: string[], samples: number[][]): void {
  * Options: --api-requests=N per round (default 300), --api-rounds=R (default 20: single rounds swing widely, and the median of 10 moved by a few points from run to run).
  */
 async function throughTheApi(idp: DevIdp, tokens: Tokens, args: string[], concurrency: number, where: string, db: Db): Promise<void> {
-  const { bearer, dpopToken, key } = tokens;
+  const { bearer, dpopToken, key, rsaDpopToken, rsaKey } = tokens;
   const requests = numberOption(args, 'api-requests', 300);
   const rounds = numberOption(args, 'api-rounds', 20);
   const store = await FhirStore.open(db);
@@ -259,17 +275,19 @@ async function throughTheApi(idp: DevIdp, tokens: Tokens, args: string[], concur
   console.log(`\nThrough the API (app/http.ts: FHIR store on ${where}, AuditEvents stored, organisation access): requests=${requests} x ${rounds} rounds`);
   for (const { name, call } of interactions) {
     const htm = call.method ?? 'GET';
-    const proofs = await Promise.all(
-      Array.from({ length: requests * (rounds + 1) }, (_, i) => makeProof(key, { htm, htu: `${dpopApi.url}${call.path(i % requests).split('?')[0]}`, accessToken: dpopToken })),
-    );
-    let used = 0;
+    const makeProofs = (signer: DpopKey, token: string) =>
+      Promise.all(Array.from({ length: requests * (rounds + 1) }, (_, i) => makeProof(signer, { htm, htu: `${dpopApi.url}${call.path(i % requests).split('?')[0]}`, accessToken: token })));
+    const [proofs, rsaProofs] = [await makeProofs(key, dpopToken), await makeProofs(rsaKey, rsaDpopToken)];
+    let [used, rsaUsed] = [0, 0];
     const targets = [
       { url: bare.url, headers: () => ({}), call },
       { url: bearerApi.url, headers: () => ({ authorization: `Bearer ${bearer}` }), call },
       { url: dpopApi.url, headers: () => ({ authorization: `DPoP ${dpopToken}`, dpop: proofs[used++] }), call },
+      { url: dpopApi.url, headers: () => ({ authorization: `DPoP ${rsaDpopToken}`, dpop: rsaProofs[rsaUsed++] }), call },
     ];
     for (const t of targets) await load(t.url, requests, concurrency, t.headers, t.call);
-    report([`${name}, no auth, no audit`, `${name}, audit + Bearer`, `${name}, audit + DPoP`], await interleave(targets, rounds, requests, concurrency));
+    const names = [`${name}, no auth, no audit`, `${name}, audit + Bearer`, `${name}, audit + DPoP (ES256)`, `${name}, audit + DPoP (PS256)`];
+    report(names, await interleave(targets, rounds, requests, concurrency));
   }
   for (const api of [bare, bearerApi, dpopApi]) api.close();
   await store.close();
@@ -277,8 +295,12 @@ async function throughTheApi(idp: DevIdp, tokens: Tokens, args: string[], concur
 
 interface Tokens {
   bearer: string;
+  /** Bound to `key` (ES256). */
   dpopToken: string;
   key: DpopKey;
+  /** Bound to `rsaKey` (PS256). */
+  rsaDpopToken: string;
+  rsaKey: DpopKey;
 }
 
 interface Listening {

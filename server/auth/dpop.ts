@@ -11,6 +11,7 @@ import type { ReplayCache } from './replay-cache';
 
 /** Asymmetric algorithms a proof may use (RFC 9449 4.2: MUST NOT be none or symmetric). */
 export const DPOP_ALGORITHMS = ['ES256', 'PS256', 'RS256', 'ES384', 'PS384', 'RS384', 'ES512', 'PS512', 'RS512', 'EdDSA'] as const;
+export type DpopAlgorithm = (typeof DPOP_ALGORITHMS)[number];
 
 export interface DpopOptions {
   /** How old a proof's iat may be, in seconds (default 60). RFC 9449 11.1 suggests seconds to minutes. */

@@ -62,6 +62,17 @@ describe('valid tokens', () => {
     expect(((await response.json()) as { forlop: Record<string, unknown> }).forlop.tokenType).toBe('DPoP');
   });
 
+  // HelseID clients have RSA keys (HelseID's example proof is RS512); FAPI 2.0 allows PS256 of the RSA ones.
+  it.each(['PS256', 'RS512'] as const)('binds a token to a %s key at the IdP and accepts its proofs', async (alg) => {
+    const rsa = await newDpopKey(alg);
+    const token = await getToken(idp, 'helsestasjon', 'system/Task.rs', { dpop: rsa });
+    expect(decodeJwt(token).cnf).toEqual({ jkt: rsa.jkt });
+    const proof = await makeProof(rsa, { htm: 'GET', htu: taskUrl(dpopApi), accessToken: token });
+    const response = await get(taskUrl(dpopApi), { authorization: `DPoP ${token}`, dpop: proof });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { forlop: Record<string, unknown> }).forlop.tokenType).toBe('DPoP');
+  });
+
   it('gives the coordinator its role', async () => {
     const token = await getToken(idp, 'koordinator', 'system/Task.rs');
     const response = await get(taskUrl(api), bearer(token));

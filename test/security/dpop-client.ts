@@ -22,7 +22,7 @@ export async function makeProof(
     ath: claims.ath ?? (claims.accessToken ? accessTokenHash(claims.accessToken) : undefined),
     jti: claims.jti ?? randomUUID(),
   })
-    .setProtectedHeader({ alg: 'ES256', typ: header.typ ?? 'dpop+jwt', jwk: header.jwk ?? key.publicJwk })
+    .setProtectedHeader({ alg: key.alg, typ: header.typ ?? 'dpop+jwt', jwk: header.jwk ?? key.publicJwk })
     .setIssuedAt(claims.iat ?? Math.floor(Date.now() / 1000))
     .sign(key.privateKey);
 }
