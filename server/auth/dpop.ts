@@ -9,8 +9,12 @@ import { base64url, calculateJwkThumbprint, type JWK } from 'jose';
 import { checkProtectedHeader, importPublicKey, JwsSignatureError, parseProtectedHeader, verifyJwsPayload } from './jws-signature';
 import type { ReplayCache } from './replay-cache';
 
-/** Asymmetric algorithms a proof may use (RFC 9449 4.2: MUST NOT be none or symmetric). */
-export const DPOP_ALGORITHMS = ['ES256', 'PS256', 'RS256', 'ES384', 'PS384', 'RS384', 'ES512', 'PS512', 'RS512', 'EdDSA'] as const;
+/**
+ * Asymmetric algorithms a proof may use (RFC 9449 4.2: MUST NOT be none or
+ * symmetric). Ed25519 is the fully specified name for EdDSA with that curve
+ * (RFC 9864), which openid-client signs Ed25519 keys' proofs with.
+ */
+export const DPOP_ALGORITHMS = ['ES256', 'PS256', 'RS256', 'ES384', 'PS384', 'RS384', 'ES512', 'PS512', 'RS512', 'EdDSA', 'Ed25519'] as const;
 export type DpopAlgorithm = (typeof DPOP_ALGORITHMS)[number];
 
 export interface DpopOptions {

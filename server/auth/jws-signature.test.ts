@@ -10,7 +10,7 @@ async function signed(alg: string, options: Record<string, unknown> = {}) {
 }
 
 describe('verifyCompactJws (node:crypto) agrees with jose-signed proofs', () => {
-  it.each(['ES256', 'ES384', 'ES512', 'PS256', 'RS256', 'EdDSA'])('%s: accepts a good signature, refuses a changed payload', async (alg) => {
+  it.each(['ES256', 'ES384', 'ES512', 'PS256', 'RS256', 'EdDSA', 'Ed25519'])('%s: accepts a good signature, refuses a changed payload', async (alg) => {
     const { jwk, jws } = await signed(alg, alg === 'EdDSA' ? { crv: 'Ed25519' } : {});
     const key = importPublicKey(jwk, alg);
     await expect(verifyCompactJws(jws, key, alg)).resolves.toEqual({ htm: 'GET' });
@@ -30,6 +30,10 @@ describe('importPublicKey', () => {
     expect(() => importPublicKey(ec, 'RS256')).toThrow('Algorithm RS256 needs a RSA key, the jwk is EC.');
     expect(() => importPublicKey(ec, 'ES384')).toThrow('Algorithm ES384 needs curve P-384, the jwk has P-256.');
     expect(() => importPublicKey(ec, 'HS256')).toThrow('Algorithm HS256 is not supported.');
+    // Ed25519 names the curve (RFC 9864); EdDSA allows Ed448 too.
+    const ed448 = generateKeyPairSync('ed448').publicKey.export({ format: 'jwk' }) as JWK;
+    expect(() => importPublicKey(ed448, 'Ed25519')).toThrow('Algorithm Ed25519 needs curve Ed25519, the jwk has Ed448.');
+    expect(importPublicKey(ed448, 'EdDSA').asymmetricKeyType).toBe('ed448');
   });
 
   it('refuses private keys and short RSA keys', () => {

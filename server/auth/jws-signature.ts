@@ -9,7 +9,8 @@
  *
  * Only compact JWS with the algorithms below; the key type must match the
  * algorithm (RFC 7518 3.1-3.5, RFC 8037 3.1), RSA keys need >= 2048 bits
- * (RFC 7518 3.3), and no `crit` extensions are understood (RFC 7515 4.1.11).
+ * (RFC 7518 3.3), Ed25519 is EdDSA on that curve only (RFC 9864), and no
+ * `crit` extensions are understood (RFC 7515 4.1.11).
  */
 import { constants, createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
@@ -34,6 +35,7 @@ const SPECS: Record<string, AlgorithmSpec> = {
   PS384: { kty: 'RSA', hash: 'sha384', pss: true },
   PS512: { kty: 'RSA', hash: 'sha512', pss: true },
   EdDSA: { kty: 'OKP', hash: null, crv: ['Ed25519', 'Ed448'] },
+  Ed25519: { kty: 'OKP', hash: null, crv: ['Ed25519'] },
 };
 
 export class JwsSignatureError extends Error {
