@@ -247,7 +247,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     clientAuthMethods: ['private_key_jwt', 'client_secret_basic', 'client_secret_post'],
     clientBasedCORS: () => false,
-    // DPoP proofs signed as the API accepts them (oidc-provider's default is ES256 and EdDSA only),
+    // DPoP proofs signed as the API accepts them (oidc-provider's default is ES256, Ed25519 and EdDSA only),
     // so a client with an RSA key, as HelseID clients have, can bind its tokens too.
     enabledJWA: { dPoPSigningAlgValues: [...DPOP_ALGORITHMS] },
     ttl: { ClientCredentials: ttl, AccessToken: ttl },
