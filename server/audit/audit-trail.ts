@@ -124,7 +124,8 @@ export function auditTrail(options: AuditTrailOptions): RequestHandler {
         const path = relativeFhirPath(new URL(location, 'http://x').pathname, fhirBase);
         const located = path?.replace(/^\//, '');
         if (located) entities.push(located);
-        // A Patient created or updated is the event's patient too: unversioned, as the patient slice names one.
+        // A Patient created or updated is the event's patient too: unversioned, as the patient slice
+        // names one. (A Patient read is named so already, by its URL; the event lists each entity once.)
         if (located?.startsWith('Patient/')) entities.push(located.replace(/\/_history\/.*$/, ''));
       }
       entities.push(...(details.entities ?? []));

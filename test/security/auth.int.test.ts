@@ -65,10 +65,10 @@ describe('valid tokens', () => {
   // HelseID clients have RSA keys (HelseID's example proof is RS512); FAPI 2.0 allows PS256 of the RSA ones.
   // openid-client signs an Ed25519 key's proofs as "Ed25519" (RFC 9864), the IdP's token request included.
   it.each(['PS256', 'RS512', 'Ed25519'] as const)('binds a token to a %s key at the IdP and accepts its proofs', async (alg) => {
-    const rsa = await newDpopKey(alg);
-    const token = await getToken(idp, 'helsestasjon', 'system/Task.rs', { dpop: rsa });
-    expect(decodeJwt(token).cnf).toEqual({ jkt: rsa.jkt });
-    const proof = await makeProof(rsa, { htm: 'GET', htu: taskUrl(dpopApi), accessToken: token });
+    const clientKey = await newDpopKey(alg);
+    const token = await getToken(idp, 'helsestasjon', 'system/Task.rs', { dpop: clientKey });
+    expect(decodeJwt(token).cnf).toEqual({ jkt: clientKey.jkt });
+    const proof = await makeProof(clientKey, { htm: 'GET', htu: taskUrl(dpopApi), accessToken: token });
     const response = await get(taskUrl(dpopApi), { authorization: `DPoP ${token}`, dpop: proof });
     expect(response.status).toBe(200);
     expect(((await response.json()) as { forlop: Record<string, unknown> }).forlop.tokenType).toBe('DPoP');
