@@ -15,6 +15,7 @@ import { RemoteFhirRepository } from '../fhir/client/remote-repository';
 import { createSubscriptionActivities } from '../subscriptions/delivery-activities';
 import { SubscriptionNotifier } from '../subscriptions/notifier';
 import { FhirStore, openPglite, openPostgres } from '../fhir/store';
+import { loadDefinitionsDirectory } from '../pathways/definitions-directory';
 import { DefinitionRegistry } from '../pathways/registry';
 import { createDataConverter, type PayloadEncryptionConfig } from '../temporal/codec';
 import { connectClient, connectWorkerConnection } from '../temporal/connection';
@@ -102,10 +103,23 @@ async function remoteFhir(settings: ExternalFhirSettings): Promise<RemoteFhirRep
   return new RemoteFhirRepository({ baseUrl: settings.baseUrl, auth: { issuer: settings.issuer, clientId: settings.clientId, privateKey, kid: jwk.kid, scope: settings.scope, resource: settings.resource } });
 }
 
+/**
+ * The definitions every role of this deployment runs on: the built-in ones
+ * and those in the configured directory, checked whole before anything
+ * starts (throws DefinitionError with every problem: the start is refused,
+ * never half-loaded). The worker and the router of one process share them;
+ * separate processes read the same directory.
+ */
+export function loadDefinitions({ config, log }: Pick<Running, 'config' | 'log'>): DefinitionRegistry {
+  if (!config.pathwaysDir) return DefinitionRegistry.builtIn();
+  const { registry, added } = loadDefinitionsDirectory(config.pathwaysDir);
+  log.info({ dir: config.pathwaysDir, definitions: added }, 'local pathway definitions loaded');
+  return registry;
+}
+
 /** The Temporal worker running the family pathways and handoffs, with encrypted payloads. */
-export async function pathwayWorker({ config, log, stops }: Running, store: FhirStore): Promise<void> {
+export async function pathwayWorker({ config, log, stops }: Running, store: FhirStore, registry: DefinitionRegistry): Promise<void> {
   const connection = await connectWorkerConnection({ ...config.temporal, compression: config.temporal.kind === 'embedded' ? 'none' : 'gzip' });
-  const registry = DefinitionRegistry.builtIn();
   const worker = await createForlopWorker({
     connection,
     namespace: config.temporal.namespace,
@@ -146,9 +160,9 @@ function withFaults<T extends Record<string, unknown>>(config: Config, activitie
 }
 
 /** The event router (FHIR writes drive the workflows) and the subscription notifier (FHIR writes reach subscribers). */
-export async function eventRouter({ config, log, stops }: Running, store: FhirStore): Promise<void> {
+export async function eventRouter({ config, log, stops }: Running, store: FhirStore, registry: DefinitionRegistry): Promise<void> {
   const client = await connectClient(config.temporal, createDataConverter(payloadKeys(config)));
-  const router = new EventRouter({ store, client, taskQueue: config.temporal.taskQueue, plans: DefinitionRegistry.builtIn(), services: config.services, log: (msg, fields) => log.info(fields ?? {}, msg) });
+  const router = new EventRouter({ store, client, taskQueue: config.temporal.taskQueue, plans: registry, services: config.services, log: (msg, fields) => log.info(fields ?? {}, msg) });
   const notifier = new SubscriptionNotifier({ store, client, taskQueue: config.temporal.taskQueue, log: (msg, fields) => log.info(fields ?? {}, msg) });
   router.start();
   notifier.start();

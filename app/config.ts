@@ -8,6 +8,7 @@
  * The environment variables and their defaults are documented in
  * docs/configuration.md; keep the two in step.
  */
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 export type Mode = 'development' | 'production';
@@ -78,6 +79,8 @@ export interface Config {
   logLevel: string;
   /** Fault injection for the crash-recovery tests only (refused in production). */
   faults?: { activityCompletionDelayMs: number };
+  /** The deployment's own pathway definitions (FORLOP_PATHWAYS_DIR, default ./pathways.local when present), loaded beside the built-in ones. */
+  pathwaysDir?: string;
 }
 
 /**
@@ -121,6 +124,7 @@ export type ConfigOptions = Partial<{
   databaseUrl: string;
   authKind: AuthSettings['kind'];
   logLevel: string;
+  pathwaysDir: string;
 }>;
 
 export class ConfigError extends Error {
@@ -234,6 +238,8 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
   if (faultDelay && mode === 'production') problems.push('FORLOP_FAULT_ACTIVITY_COMPLETION_DELAY_MS is for crash tests only and is refused in production');
   if (faultDelay && !(Number(faultDelay) >= 0)) problems.push(`FORLOP_FAULT_ACTIVITY_COMPLETION_DELAY_MS must be a number of milliseconds, got '${faultDelay}'`);
 
+  const pathwaysDir = pathwaysDirectory(options.pathwaysDir ?? str(env.FORLOP_PATHWAYS_DIR), problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     mode,
@@ -247,7 +253,19 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     services,
     logLevel: options.logLevel ?? str(env.FORLOP_LOG_LEVEL) ?? 'info',
     ...(faultDelay ? { faults: { activityCompletionDelayMs: Number(faultDelay) } } : {}),
+    ...(pathwaysDir ? { pathwaysDir } : {}),
   };
+}
+
+/** FORLOP_PATHWAYS_DIR must name a directory; without it, ./pathways.local is used when it exists. */
+function pathwaysDirectory(configured: string | undefined, problems: string[]): string | undefined {
+  if (configured === undefined) {
+    const fallback = path.resolve('pathways.local');
+    return existsSync(fallback) && statSync(fallback).isDirectory() ? fallback : undefined;
+  }
+  const dir = path.resolve(configured);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) problems.push(`FORLOP_PATHWAYS_DIR must name a directory of pathway definitions (YAML or JSON), got '${configured}' (${dir} is not a directory)`);
+  return dir;
 }
 
 /** `FORLOP_SERVICE_ORGANISATIONS=dps=Organization/so-dps,helsestasjon=Organization/hs,...` */

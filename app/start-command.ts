@@ -11,7 +11,9 @@
  */
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logging';
-import { embeddedTemporal, eventRouter, fhirStore, httpServer, pathwayWorker, stopAll, type Running } from './components';
+import { DefinitionError, formatProblem } from '../pathways/problems';
+import type { DefinitionRegistry } from '../pathways/registry';
+import { embeddedTemporal, eventRouter, fhirStore, httpServer, loadDefinitions, pathwayWorker, stopAll, type Running } from './components';
 
 type Role = 'start' | 'serve' | 'worker';
 
@@ -31,12 +33,22 @@ async function run(role: Role): Promise<number> {
     return 2;
   }
   const running: Running = { config, log: createLogger({ level: config.logLevel, base: { service: `forlop-${role}` } }), stops: [] };
+  let definitions: DefinitionRegistry;
+  try {
+    definitions = loadDefinitions(running);
+  } catch (error) {
+    if (!(error instanceof DefinitionError)) throw error;
+    // The same lines as `forlop pathway validate`: the start is refused until every file is right.
+    console.error(`forlop ${role}: the pathway definitions in ${config.pathwaysDir} have problems; nothing was started:`);
+    for (const problem of error.problems) console.error(formatProblem(problem));
+    return 1;
+  }
   try {
     if (role === 'start' && config.temporal.kind === 'embedded') await embeddedTemporal(running);
     const store = await fhirStore(running);
     if (role !== 'worker') await httpServer(running, store);
-    if (role !== 'serve') await pathwayWorker(running, store);
-    if (role !== 'worker') await eventRouter(running, store);
+    if (role !== 'serve') await pathwayWorker(running, store, definitions);
+    if (role !== 'worker') await eventRouter(running, store, definitions);
   } catch (error) {
     running.log.error({ err: error }, 'start-up failed');
     await stopAll(running);

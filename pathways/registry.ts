@@ -37,6 +37,18 @@ export class DefinitionRegistry implements DefinitionLookup {
     return this;
   }
 
+  /** The source a url|version was added from, if any (every version is kept: families stay pinned to theirs). */
+  sourceOf(canonical: string): SourceFile | undefined {
+    return this.byCanonical.get(canonical);
+  }
+
+  /** A registry with every definition of this one; adding to it leaves this one as it is. */
+  copy(): DefinitionRegistry {
+    const registry = new DefinitionRegistry();
+    for (const source of this.byCanonical.values()) registry.add(source);
+    return registry;
+  }
+
   canonicals(): string[] {
     return [...this.byCanonical.keys()];
   }
@@ -69,7 +81,7 @@ export class DefinitionRegistry implements DefinitionLookup {
     return { merged, plan: compile(merged) };
   }
 
-  /** The compiled plan of a built-in definition by url|version (or its name, newest version). */
+  /** The compiled plan of a known definition by url|version (or its name, newest version). */
   plan(canonicalOrName: string): Plan {
     const source =
       this.byCanonical.get(canonicalOrName) ??
@@ -84,7 +96,7 @@ export function loadDefinition(file: string, registry: DefinitionRegistry = Defi
   return registry.resolve(readSourceFile(path.resolve(file)));
 }
 
-function compareVersions(a: string, b: string): number {
+export function compareVersions(a: string, b: string): number {
   const pa = a.split(/[.-]/).map((x) => Number(x) || 0);
   const pb = b.split(/[.-]/).map((x) => Number(x) || 0);
   for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];

@@ -57,7 +57,7 @@ export async function helsestasjonHeaders(output: string, scope?: string): Promi
 }
 
 /** A mother and her EpisodeOfCare on the basis programme, due in 150 days: the enrolment. */
-export async function enrolThroughApi(api: string, headers: Record<string, string>): Promise<{ motherId: string; episodeId: string; episodeStatus: number }> {
+export async function enrolThroughApi(api: string, headers: Record<string, string>, pathway = 'Basisprogram'): Promise<{ motherId: string; episodeId: string; episodeStatus: number }> {
   const mother = (await (await fetch(`${api}/Patient`, { method: 'POST', headers, body: JSON.stringify({ resourceType: 'Patient', managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' } }) })).json()) as { id: string };
   const episode = await fetch(`${api}/EpisodeOfCare`, {
     method: 'POST',
@@ -65,7 +65,7 @@ export async function enrolThroughApi(api: string, headers: Record<string, strin
     body: JSON.stringify({
       resourceType: 'EpisodeOfCare',
       status: 'active',
-      type: [{ coding: [{ system: 'https://forlop.no/fhir/CodeSystem/pathway', code: 'Basisprogram' }] }],
+      type: [{ coding: [{ system: 'https://forlop.no/fhir/CodeSystem/pathway', code: pathway }] }],
       patient: { reference: `Patient/${mother.id}` },
       managingOrganization: { reference: 'Organization/sarpsborg-helsestasjon' },
       period: { start: new Date().toISOString().slice(0, 10) },
