@@ -1,13 +1,17 @@
 import type { ActivityDefinition, PlanDefinition } from '@medplum/fhirtypes';
 import { validationIssues } from '../fhir/validate';
 import { exportPlanDefinition } from './export-plan-definition';
+import { flatten } from './flatten';
 import { DefinitionRegistry } from './registry';
 
 const registry = DefinitionRegistry.builtIn();
 
 describe('exportPlanDefinition', () => {
   it.each(['Basisprogram', 'Sarpsborgmodellen', 'Familieambulatorium', 'ForeldreBabySamspill'])('%s exports to resources the FHIR validators accept', (name) => {
-    const bundle = exportPlanDefinition(registry.plan(name));
+    const canonical = registry.canonicals().find((c) => registry.plan(c).name === name)!;
+    const { plan, merged } = registry.resolve(registry.sourceOf(canonical)!);
+    // With the definition it carries for import (an extension), as `forlop pathway export` writes it.
+    const bundle = exportPlanDefinition(plan, flatten(merged));
     expect(validationIssues(bundle)).toEqual([]);
     for (const entry of bundle.entry ?? []) expect([entry.resource?.resourceType, validationIssues(entry.resource)]).toEqual([entry.resource?.resourceType, []]);
   });

@@ -8,7 +8,9 @@
  * (https://hl7.org/fhir/R4/plandefinition.html, activitydefinition.html)
  */
 import type { ActivityDefinition, Bundle, PlanDefinition, PlanDefinitionAction, Quantity, RelatedArtifact } from '@medplum/fhirtypes';
+import { DEFINITION_EXTENSION, definitionAttachmentData } from './import-plan-definition';
 import type { Condition, Offset, Plan, PlanStep, SourceRef } from './plan';
+import type { PathwayDocument } from './schema';
 
 const UCUM = 'http://unitsofmeasure.org';
 const UNIT = { d: 'd', w: 'wk', mo: 'mo', y: 'a' } as const;
@@ -16,6 +18,12 @@ const UNIT = { d: 'd', w: 'wk', mo: 'mo', y: 'a' } as const;
 const quantity = (offset: Offset): Quantity => ({ value: offset.n, unit: UNIT[offset.unit], system: UCUM, code: UNIT[offset.unit] });
 
 const justification = (source: SourceRef): RelatedArtifact => ({ type: 'justification', display: source.title, ...(source.url ? { url: source.url } : {}) });
+
+/** A FHIR id (at most 64 of [A-Za-z0-9-.]) naming the version: `basisprogram-1.0.0`. */
+export function resourceId(name: string, version: string): string {
+  const v = `-${version}`.replace(/[^A-Za-z0-9.-]/g, '-');
+  return `${name.toLowerCase().replace(/[^a-z0-9.-]/g, '-').slice(0, 64 - v.length)}${v}`;
+}
 
 const list = (values: string[]) => `(${values.map((v) => `'${v.replace(/'/g, "\\'")}'`).join(' | ')})`;
 
@@ -44,7 +52,7 @@ function activityDefinition(plan: Plan, step: PlanStep): ActivityDefinition {
   const service = plan.services[step.deliveredBy];
   return {
     resourceType: 'ActivityDefinition',
-    id: `${plan.name.toLowerCase()}-${step.id}`.slice(0, 64),
+    id: resourceId(`${plan.name}-${step.id}`, plan.version),
     url: activityDefinitionUrl(plan, step),
     version: plan.version,
     title: step.title,
@@ -77,7 +85,13 @@ function stepAction(plan: Plan, step: PlanStep): PlanDefinitionAction {
   };
 }
 
-export function exportPlanDefinition(plan: Plan): Bundle {
+/**
+ * `document`: the definition written out whole (./flatten.ts), carried in an
+ * extension so an import gets back exactly what runs (./import-plan-definition.ts).
+ * The id names the version too: each version is its own resource, so
+ * publishing 1.1.0 leaves 1.0.0 for the families pinned to it.
+ */
+export function exportPlanDefinition(plan: Plan, document?: PathwayDocument): Bundle {
   const byPhase = new Map<string | undefined, PlanStep[]>();
   for (const step of plan.steps) byPhase.set(step.phase, [...(byPhase.get(step.phase) ?? []), step]);
   const actions: PlanDefinitionAction[] = plan.phases.map((phase) => ({
@@ -102,7 +116,8 @@ export function exportPlanDefinition(plan: Plan): Bundle {
   }
   const planDefinition: PlanDefinition = {
     resourceType: 'PlanDefinition',
-    id: plan.name.toLowerCase().slice(0, 64),
+    id: resourceId(plan.name, plan.version),
+    ...(document ? { extension: [{ url: DEFINITION_EXTENSION, valueAttachment: { contentType: 'application/json', data: definitionAttachmentData(document) } }] } : {}),
     url: plan.url,
     version: plan.version,
     name: plan.name,

@@ -56,7 +56,7 @@ export function parseTrialScript(text: string, file: string): TrialScript {
   const doc = parseDocument(text);
   if (doc.errors.length) throw new TrialInputError(`${file}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
   const value = doc.toJS() as unknown;
-  const script = (Array.isArray(value) ? { events: value } : (value ?? { events: [] })) as TrialScript;
+  const script = (Array.isArray(value) ? { events: value } : { ...(value as object), events: (value as { events?: unknown } | null)?.events ?? [] }) as TrialScript;
   if (!Array.isArray(script.events)) throw new TrialInputError(`${file}: expected a list of events, or a mapping with 'events: [...]'`);
   script.events.forEach((e, i) => checkEvent(e, `${file}: events[${i}]`));
   return script;
