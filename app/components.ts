@@ -16,6 +16,7 @@ import { createSubscriptionActivities } from '../subscriptions/delivery-activiti
 import { SubscriptionNotifier } from '../subscriptions/notifier';
 import { FhirStore, openPglite, openPostgres } from '../fhir/store';
 import { loadDefinitionsDirectory } from '../pathways/definitions-directory';
+import { PublishedDefinitions } from '../pathways/published-definitions';
 import { DefinitionRegistry } from '../pathways/registry';
 import { createDataConverter, type PayloadEncryptionConfig } from '../temporal/codec';
 import { connectClient, connectWorkerConnection } from '../temporal/connection';
@@ -69,7 +70,7 @@ export function payloadKeys(config: Config): PayloadEncryptionConfig {
 }
 
 /** The HTTP API: authentication (the dev IdP in development), scopes, organisation access, audit. */
-export async function httpServer(running: Running, store: FhirStore): Promise<void> {
+export async function httpServer(running: Running, store: FhirStore, definitions: PublishedDefinitions): Promise<void> {
   const { config, log, stops } = running;
   let issuer = config.auth.issuer;
   let organisations: Record<string, string> = {};
@@ -89,6 +90,7 @@ export async function httpServer(running: Running, store: FhirStore): Promise<vo
     publicUrl: config.http.publicUrl,
     auth: config.auth.kind === 'disabled' ? undefined : { ...config.auth, issuer: issuer!, organisations },
     onAuditWriteError: (error) => log.error({ err: error }, 'an AuditEvent could not be written'),
+    definitions: () => definitions.registry,
   });
   const server: Server = app.listen(config.http.port, config.http.host);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
@@ -117,15 +119,24 @@ export function loadDefinitions({ config, log }: Pick<Running, 'config' | 'log'>
   return registry;
 }
 
+/** Definitions published over FHIR, taken into this process's registry as they appear (every process follows the same store). */
+export async function publishedDefinitions({ log, stops }: Running, store: FhirStore, registry: DefinitionRegistry): Promise<PublishedDefinitions> {
+  const published = new PublishedDefinitions(store, registry, (msg, fields) => log.info(fields ?? {}, msg));
+  await published.start();
+  stops.push(() => published.stop());
+  return published;
+}
+
 /** The Temporal worker running the family pathways and handoffs, with encrypted payloads. */
-export async function pathwayWorker({ config, log, stops }: Running, store: FhirStore, registry: DefinitionRegistry): Promise<void> {
+export async function pathwayWorker({ config, log, stops }: Running, store: FhirStore, definitions: PublishedDefinitions): Promise<void> {
+  const registry = definitions.registry;
   const connection = await connectWorkerConnection({ ...config.temporal, compression: config.temporal.kind === 'embedded' ? 'none' : 'gzip' });
   const worker = await createForlopWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities: withFaults(config, {
-      ...createPathwayActivities({ fhir: config.externalFhir ? await remoteFhir(config.externalFhir) : store, plans: registry }),
+      ...createPathwayActivities({ fhir: config.externalFhir ? await remoteFhir(config.externalFhir) : store, plans: definitions.plans() }),
       ...createSubscriptionActivities({ store }),
     }),
     dataConverter: createDataConverter(payloadKeys(config)),
@@ -160,9 +171,9 @@ function withFaults<T extends Record<string, unknown>>(config: Config, activitie
 }
 
 /** The event router (FHIR writes drive the workflows) and the subscription notifier (FHIR writes reach subscribers). */
-export async function eventRouter({ config, log, stops }: Running, store: FhirStore, registry: DefinitionRegistry): Promise<void> {
+export async function eventRouter({ config, log, stops }: Running, store: FhirStore, definitions: PublishedDefinitions): Promise<void> {
   const client = await connectClient(config.temporal, createDataConverter(payloadKeys(config)));
-  const router = new EventRouter({ store, client, taskQueue: config.temporal.taskQueue, plans: registry, services: config.services, log: (msg, fields) => log.info(fields ?? {}, msg) });
+  const router = new EventRouter({ store, client, taskQueue: config.temporal.taskQueue, plans: definitions.plans(), services: config.services, log: (msg, fields) => log.info(fields ?? {}, msg) });
   const notifier = new SubscriptionNotifier({ store, client, taskQueue: config.temporal.taskQueue, log: (msg, fields) => log.info(fields ?? {}, msg) });
   router.start();
   notifier.start();

@@ -83,6 +83,14 @@ const DEMO_CLIENTS: DemoClientSpec[] = [
     allowedScopes: ['system/*.rs', 'system/Task.cruds', 'system/CarePlan.cruds', 'system/Communication.cruds'],
   },
   {
+    // Publishes pathway definitions (server/definition-writes.ts): scopes that name the definition types.
+    clientId: 'operator',
+    description: 'The deployment operator (publishes pathway definitions)',
+    orgnrParent: '910000012',
+    role: 'system',
+    allowedScopes: ['system/PlanDefinition.cruds', 'system/ActivityDefinition.cruds'],
+  },
+  {
     clientId: 'helsestasjon-fredrikstad',
     description: 'Fredrikstad helsestasjon (another municipality, for cross-organisation checks)',
     orgnrParent: '910000047',

@@ -13,6 +13,8 @@ import { authenticate, resolveAuthenticateOptions } from '../server/auth';
 import { fhirScopes } from '../server/fhir-authorization';
 import { organisationAccessChecks } from '../server/fhir-access';
 import { coordinatorApi } from '../server/coordinator/api';
+import { definitionWriteAccess } from '../server/definition-writes';
+import { DefinitionRegistry } from '../pathways/registry';
 import { temporalFamilyReader } from './coordinator-reader';
 import type { AuthSettings } from './config';
 
@@ -26,7 +28,12 @@ export interface HttpStackOptions {
   temporal?: Client;
   /** Today in Oslo for the coordinator API's "days left"; default the clock (tests on a time-skipping server pass its day). */
   today?: () => string;
+  /** The definitions known now, for the check of published PlanDefinitions; default the built-in ones. */
+  definitions?: () => DefinitionRegistry;
 }
+
+let builtIn: DefinitionRegistry | undefined;
+const builtInDefinitions = () => (builtIn ??= DefinitionRegistry.builtIn());
 
 export async function buildHttpApp(options: HttpStackOptions): Promise<express.Express> {
   const { store } = options;
@@ -47,7 +54,8 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
     fhirMiddleware,
     authorize: options.auth ? [fhirScopes()] : [],
     visibility,
-    writeAccess: access?.writeCheck,
+    // Definitions (PlanDefinition, ActivityDefinition) by the operator's grant and the pathway checks; everything else by organisation.
+    writeAccess: definitionWriteAccess(options.definitions ?? builtInDefinitions, access?.writeCheck),
     coordinatorApi: options.temporal ? coordinatorApi({ store, families: temporalFamilyReader(options.temporal), visibility, today: options.today }) : undefined,
   });
 }

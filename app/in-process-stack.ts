@@ -19,6 +19,8 @@ import { DUE_DATE_EXTENSION, PATHWAY_TYPE_SYSTEM } from '../events/map-resource'
 import { EventRouter, familyIdOf } from '../events/router';
 import { FhirStore, openPglite } from '../fhir/store';
 import { osloDate, osloStartOfDay, type IsoDate } from '../pathways/calendar';
+import { loadDefinitionsDirectory } from '../pathways/definitions-directory';
+import { PublishedDefinitions } from '../pathways/published-definitions';
 import { DefinitionRegistry } from '../pathways/registry';
 import { createSubscriptionActivities } from '../subscriptions/delivery-activities';
 import { SubscriptionNotifier } from '../subscriptions/notifier';
@@ -65,20 +67,25 @@ export interface InProcessStackOptions {
   realTime?: boolean;
   /** Run the event router and the subscription notifier as `forlop start` does (polling, woken by writes) instead of only on route(). */
   follow?: boolean;
+  /** A directory of the deployment's own definitions (FORLOP_PATHWAYS_DIR), beside the built-in ones. */
+  pathwaysDir?: string;
 }
 
 export async function startInProcessStack(startDay: string, taskQueue: string, options: InProcessStackOptions = {}): Promise<InProcessStack> {
-  const registry = DefinitionRegistry.builtIn();
+  const registry = options.pathwaysDir ? loadDefinitionsDirectory(options.pathwaysDir).registry : DefinitionRegistry.builtIn();
   const env = await createTestEnvironment(options.realTime ? { timeSkipping: false } : { startTime: morningOf(startDay) });
   const store = await FhirStore.open(await openPglite());
+  // Definitions published over FHIR join the registry as `forlop start` takes them.
+  const published = new PublishedDefinitions(store, registry);
+  await published.start();
   let today = startDay;
   const worker: Worker = await createForlopWorker({
     connection: env.nativeConnection,
     taskQueue,
-    activities: { ...createPathwayActivities({ fhir: store, plans: registry }), ...createSubscriptionActivities({ store }) },
+    activities: { ...createPathwayActivities({ fhir: store, plans: published.plans() }), ...createSubscriptionActivities({ store }) },
   });
   const running = worker.run();
-  const router = new EventRouter({ store, client: env.client, taskQueue, plans: registry, services: DEV_SERVICE_ORGANISATIONS, today: () => today });
+  const router = new EventRouter({ store, client: env.client, taskQueue, plans: published.plans(), services: DEV_SERVICE_ORGANISATIONS, today: () => today });
   const notifier = new SubscriptionNotifier({ store, client: env.client, taskQueue });
   if (options.follow) {
     router.start();
@@ -93,6 +100,7 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
     publicUrl: url,
     temporal: env.client,
     today: () => today,
+    definitions: () => registry,
     auth: { issuer: idp.issuer, audience: DEV_API_AUDIENCE, jwksUri: idp.jwksUri, requireDpop: false, organisations: idp.organisations },
   });
   server.on('request', app);
@@ -146,6 +154,7 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await router.stop();
       await notifier.stop();
+      await published.stop();
       worker.shutdown();
       await running;
       await idp.stop();

@@ -13,7 +13,7 @@ import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logging';
 import { DefinitionError, formatProblem } from '../pathways/problems';
 import type { DefinitionRegistry } from '../pathways/registry';
-import { embeddedTemporal, eventRouter, fhirStore, httpServer, loadDefinitions, pathwayWorker, stopAll, type Running } from './components';
+import { embeddedTemporal, eventRouter, fhirStore, httpServer, loadDefinitions, pathwayWorker, publishedDefinitions, stopAll, type Running } from './components';
 
 type Role = 'start' | 'serve' | 'worker';
 
@@ -46,9 +46,10 @@ async function run(role: Role): Promise<number> {
   try {
     if (role === 'start' && config.temporal.kind === 'embedded') await embeddedTemporal(running);
     const store = await fhirStore(running);
-    if (role !== 'worker') await httpServer(running, store);
-    if (role !== 'serve') await pathwayWorker(running, store, definitions);
-    if (role !== 'worker') await eventRouter(running, store, definitions);
+    const published = await publishedDefinitions(running, store, definitions);
+    if (role !== 'worker') await httpServer(running, store, published);
+    if (role !== 'serve') await pathwayWorker(running, store, published);
+    if (role !== 'worker') await eventRouter(running, store, published);
   } catch (error) {
     running.log.error({ err: error }, 'start-up failed');
     await stopAll(running);
