@@ -10,10 +10,11 @@ import * as wf from '@temporalio/workflow';
 import { effectsActivities, waitForDayOr, workflowToday } from './workflow-time';
 import type { Anchors, Plan } from '../pathways/plan';
 import { handoffWorkflow } from './handoff';
-import { EVENT_SIGNALS, handoffWorkflowId, holdHandoffSignal, currentPhaseQuery, nextDueQuery, openHandoffsQuery, overdueQuery, pathwayQuery, pathwayStateQuery, recordEventUpdate, timelineQuery } from './messages';
+import { adoptPlanUpdate, EVENT_SIGNALS, handoffWorkflowId, holdHandoffSignal, currentPhaseQuery, nextDueQuery, openHandoffsQuery, overdueQuery, pathwayQuery, pathwayStateQuery, recordEventUpdate, timelineQuery } from './messages';
 import type { FamilyRefs, PathwayEffect, PathwayEvent } from './pathway-events';
 import { advance, applyEvent, nextWakeUp, startPathway, validateEvent, type PathwayState } from './pathway-state';
 import { nextDue, openHandoffs, overdue, pathwayView } from './pathway-views';
+import { migrate, validateMigration } from './pathway-migration';
 
 const { applyPathwayEffects } = effectsActivities;
 
@@ -41,9 +42,13 @@ const DEFAULT_HISTORY_LIMIT = 10_000;
 export const HANDOFFS_AS_CHILD_WORKFLOWS = 'handoffs-as-child-workflows';
 /** Patch id: a completed handoff with a returnHandoff starts it. */
 export const RETURN_HANDOFFS = 'return-handoffs';
+/** Patch id: the family can be moved to another version of its definition (adoptPlanUpdate). */
+export const PLAN_MIGRATION = 'plan-migration';
 
 export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPathwayResult> {
-  const { plan, familyId, refs } = input;
+  const { familyId, refs } = input;
+  // The definition the family runs on; a migration (adoptPlanUpdate) replaces it.
+  let plan = input.plan;
   const today = workflowToday;
   let state: PathwayState;
   const effects: PathwayEffect[] = [];
@@ -93,6 +98,30 @@ export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPa
       validator: (event) => {
         try {
           validateEvent(plan, state, event, today());
+        } catch (error) {
+          throw wf.ApplicationFailure.create({ type: (error as Error).name, message: (error as Error).message, nonRetryable: true });
+        }
+      },
+    },
+  );
+  wf.setHandler(
+    adoptPlanUpdate,
+    async ({ plan: next, decidedBy, reason }) => {
+      // Marks histories that took a migration; recorded ones without it replay as before.
+      wf.patched(PLAN_MIGRATION);
+      const moved = migrate(plan, next, state, today());
+      state = { ...moved.state!, timeline: [...moved.state!.timeline, { on: today(), what: `Migration decided by ${decidedBy}: ${reason}` }] };
+      plan = next;
+      effects.push(...moved.effects);
+      applied++;
+      const mine = applied;
+      await wf.condition(() => flushed >= mine);
+      return moved.diff;
+    },
+    {
+      validator: ({ plan: next }) => {
+        try {
+          validateMigration(plan, next, state, today());
         } catch (error) {
           throw wf.ApplicationFailure.create({ type: (error as Error).name, message: (error as Error).message, nonRetryable: true });
         }
@@ -153,7 +182,7 @@ export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPa
       // Handlers finish first, and what they caused is applied, so nothing is lost between runs.
       await wf.condition(wf.allHandlersFinished);
       await flush();
-      if (!isClosed()) await wf.continueAsNew<typeof familyPathway>({ ...input, anchors: state.anchors, state });
+      if (!isClosed()) await wf.continueAsNew<typeof familyPathway>({ ...input, plan, anchors: state.anchors, state });
       break;
     }
     const wake = nextWakeUp(plan, state);

@@ -9,6 +9,8 @@ import type { HandoffStatus, PathwayEvent } from './pathway-events';
 import type { HandoffProgress } from './handoff-state';
 import type { PathwayState, TimelineEntry, HandoffState } from './pathway-state';
 import type { PathwayView, StepView } from './pathway-views';
+import type { MigrationDiff } from './pathway-migration';
+import type { Plan } from '../pathways/plan';
 
 type Payload<T extends PathwayEvent['type']> = Omit<Extract<PathwayEvent, { type: T }>, 'type'>;
 
@@ -54,6 +56,14 @@ export const EVENT_SIGNALS = [
  * event and after the FHIR resources have been brought in step.
  */
 export const recordEventUpdate = defineUpdate<PathwayView, [PathwayEvent]>('recordEvent');
+
+/**
+ * Move the family to another version of its definition (`forlop pathway
+ * migrate`): validated first (a family whose state cannot move is refused
+ * with the reason, nothing changed), applied between workflow tasks, and
+ * answered with what changed once the FHIR resources show it.
+ */
+export const adoptPlanUpdate = defineUpdate<MigrationDiff, [{ plan: Plan; decidedBy: string; reason: string }]>('adoptPlan');
 
 export const pathwayQuery = defineQuery<PathwayView>('pathway');
 export const currentPhaseQuery = defineQuery<{ id: string; title: string } | undefined>('currentPhase');
