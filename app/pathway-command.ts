@@ -43,11 +43,15 @@ export function options(args: string[]): { flags: Record<string, string | true>;
   return { flags, rest };
 }
 
-/** The worker's own log lines would drown the timeline: warnings only, as `forlop demo` does. */
+/** The worker's own log lines would drown the timeline: warnings only, on stderr (stdout carries the table or the JSON). */
 function quietWorker(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Runtime, DefaultLogger } = require('@temporalio/worker') as typeof import('@temporalio/worker');
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => process.stderr.write(`${entry.level} ${entry.message}\n`)),
+    // The SDK core's own lines go through the same logger.
+    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
+  });
 }
 
 export async function pathwayCommand(args: string[]): Promise<number> {
