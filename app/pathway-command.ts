@@ -6,6 +6,8 @@
  *   forlop pathway try <file|name> --due <date> [--events <file>] [--enrolment <date>] [--until <date>] [--json]
  *                                       one simulated family through the definition (embedded Temporal, time skipping)
  *   forlop pathway test <dir|file...>   run pathway tests (*.test.yaml): a try with expected timeline rows
+ *   forlop pathway migrate --from <url|version> --to <url|version> [--families a,b] [--dry-run] --by <who> --reason <why>
+ *                                       move running families to another version (a dry run shows each family's diff)
  *   forlop pathway schema               print the JSON Schema of the definition format (for editors)
  *   forlop pathway list                 the built-in definitions (and those in FORLOP_PATHWAYS_DIR)
  */
@@ -21,7 +23,7 @@ import { DefinitionRegistry, loadDefinition } from '../pathways/registry';
 import { pathwaySchema } from '../pathways/schema';
 import { formatTimeline, parseTrialScript, TrialInputError, type TrialScript } from '../pathways/trial';
 
-const USAGE = `usage: forlop pathway validate <file...> | export <file|name> | import <PlanDefinition.json> | try <file|name> --due <YYYY-MM-DD> [--events <file>] [--enrolment <date>] [--until <date>] [--json] | test <dir|file...> | schema | list`;
+const USAGE = `usage: forlop pathway validate <file...> | export <file|name> | import <PlanDefinition.json> | try <file|name> --due <YYYY-MM-DD> [--events <file>] [--enrolment <date>] [--until <date>] [--json] | test <dir|file...> | migrate --from <url|version> --to <url|version> [--families id,id] [--dry-run] --by <who> --reason <why> | schema | list`;
 
 /** A definition file, or a known definition by url|version or name. */
 export function resolveDefinition(registry: DefinitionRegistry, fileOrName: string): { merged: MergedDefinition; plan: Plan } {
@@ -113,6 +115,13 @@ export async function pathwayCommand(args: string[]): Promise<number> {
         const { runPathwayTests } = require('./pathway-tests') as typeof import('./pathway-tests');
         const outcomes = await runPathwayTests(rest, registry, (line) => console.log(line));
         return outcomes.every((o) => o.failures.length === 0) ? 0 : 1;
+      }
+      case 'migrate': {
+        const { flags } = options(rest);
+        if (typeof flags.from !== 'string' || typeof flags.to !== 'string') return usage();
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { migrateCommand } = require('./pathway-migrate-command') as typeof import('./pathway-migrate-command');
+        return await migrateCommand(registry, flags as Record<string, string | true> & { from: string; to: string });
       }
       case 'schema':
         console.log(JSON.stringify(pathwaySchema, null, 2));
