@@ -4,7 +4,7 @@
  * deployment's definitions directory) is shown its diff in a dry run, then
  * moved to 1.0.1 by its workflow's validated update; its CarePlan names the
  * new version and lists the new step, and a Provenance and an AuditEvent
- * record who decided and why.
+ * record who decided and why; the coordinator API shows the new version.
  */
 import path from 'node:path';
 import type { AuditEvent, CarePlan, Provenance } from '@medplum/fhirtypes';
@@ -66,6 +66,11 @@ it('shows the diff in a dry run, then moves the family with a Provenance and an 
   expect(audits.filter((a) => a.subtype?.some((s) => s.code === 'pathway-migration'))).toEqual([
     expect.objectContaining({ action: 'U', entity: [{ what: { reference: `CarePlan/${carePlanId(familyId)}` } }, { what: { reference: `Provenance/${provenances[0].id}` } }] }),
   ]);
+  // The coordinator sees the family on the new version, and the decision in its timeline.
+  const view = await stack.call<{ canonical: string; timeline: { what: string }[] }>(await stack.token('koordinator', 'system/*.rs'), 'GET', `/api/families/${familyId}`);
+  expect(view.status).toBe(200);
+  expect(view.body.canonical).toBe(V101);
+  expect(view.body.timeline.map((t) => t.what)).toContain('Migration decided by Leder, helsestasjonen: Nine-month window widened (decision 2026-11)');
   // Moved once: a second run finds no family on the old version.
   expect(await migrateFamilies(stack.env.client, stack.store, { ...request, dryRun: false })).toEqual([]);
 });

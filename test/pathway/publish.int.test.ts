@@ -5,7 +5,7 @@
  * export` writes it; a municipal system's wildcard scope may not; a
  * PlanDefinition the checks refuse gets 422 with the fault's place; once
  * active, a family enrolled through the API on it runs on it, without a
- * restart.
+ * restart, and one enrolled before it was published waits for it.
  */
 import path from 'node:path';
 import type { ActivityDefinition, Bundle, CarePlan, OperationOutcome, PlanDefinition } from '@medplum/fhirtypes';
@@ -15,6 +15,7 @@ import { exportPlanDefinition } from '../../pathways/export-plan-definition';
 import { flatten } from '../../pathways/flatten';
 import { DEFINITION_EXTENSION, definitionAttachmentData, importPlanDefinition } from '../../pathways/import-plan-definition';
 import { DefinitionRegistry, loadDefinition } from '../../pathways/registry';
+import { pathwayStateQuery } from '../../workflows/messages';
 import './harness';
 
 jest.setTimeout(300_000);
@@ -61,6 +62,14 @@ it('refuses a PlanDefinition whose definition fails the checks, with 422 and the
   expect(stored.resources).toEqual([]);
 });
 
+let early: { familyId: string };
+it('lets a family enrolled on a definition not published yet wait, not fail', async () => {
+  early = await stack.enrol(await stack.token('helsestasjon'), '2027-05-01', { pathway: 'https://example.kommune.no/pathways/helsestasjon|1.0.0' });
+  await stack.route();
+  // The router holds the enrolment (it retries on its next pass); no workflow yet, nothing failed.
+  await expect(stack.env.client.workflow.getHandle(`family-${early.familyId}`).describe()).rejects.toThrow(/not found/i);
+});
+
 it('publishes the variant and its ActivityDefinitions, and a family enrolled through the API runs on it', async () => {
   const token = await stack.token('operator', OPERATOR_SCOPE);
   const pd = planDefinition();
@@ -90,4 +99,6 @@ it('publishes the variant and its ActivityDefinitions, and a family enrolled thr
     if (!carePlan) await new Promise((r) => setTimeout(r, 100));
   }
   expect(carePlan?.instantiatesCanonical).toEqual(['https://example.kommune.no/pathways/helsestasjon|1.0.0']);
+  // The family that waited for the definition runs on it now.
+  expect((await stack.env.client.workflow.getHandle(`family-${early.familyId}`).query(pathwayStateQuery)).canonical).toBe('https://example.kommune.no/pathways/helsestasjon|1.0.0');
 });
