@@ -25,7 +25,7 @@ export const commands: Record<string, { summary: string; load: () => Command }> 
     load: () => (require('./temporal-command') as typeof import('./temporal-command')).temporalCommand,
   },
   pathway: {
-    summary: 'pathway definition tools: validate <file...>, export <file|name>, schema, list',
+    summary: 'pathway definition tools: validate <file...>, export <file|name>, import <file.json>, try <file|name> --due <date>, test <dir>, migrate --from --to, schema, list',
     load: () => (require('./pathway-command') as typeof import('./pathway-command')).pathwayCommand,
   },
   demo: {

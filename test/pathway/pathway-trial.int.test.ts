@@ -44,7 +44,7 @@ it('forlop pathway try --json prints the timeline of the nine-month variant', ()
   const events = path.join(dir, 'events.yaml');
   writeFileSync(events, '- { on: 2027-04-28, birth: true }\n');
   const variant = path.join(__dirname, 'local-definitions', 'helsestasjon-1.0.0.yaml');
-  const run = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'bin', 'forlop.js'), 'pathway', 'try', variant, '--due', '2027-05-01', '--enrolment', '2026-10-23', '--until', '2028-02-15', '--events', events, '--json'], { encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'bin', 'forlop.js'), 'pathway', 'try', variant, '--due', '2027-05-01', '--enrolment', '2026-10-23', '--until', '2028-02-01', '--events', events, '--json'], { encoding: 'utf8' });
   expect(run.stderr).not.toMatch(/Error/);
   expect(run.status).toBe(0);
   const out = JSON.parse(run.stdout) as { canonical: string; timeline: TimelineRow[] };
