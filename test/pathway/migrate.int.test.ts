@@ -13,6 +13,7 @@ import { describeMigration, familiesOn, migrateFamilies } from '../../app/pathwa
 import { carePlanId } from '../../fhir/builders/pathway';
 import { loadDefinitionsDirectory } from '../../pathways/definitions-directory';
 import { pathwayStateQuery } from '../../workflows/messages';
+import { savePathwayHistories } from './history-fixtures';
 import './harness';
 
 jest.setTimeout(300_000);
@@ -71,6 +72,9 @@ it('shows the diff in a dry run, then moves the family with a Provenance and an 
   expect(view.status).toBe(200);
   expect(view.body.canonical).toBe(V101);
   expect(view.body.timeline.map((t) => t.what)).toContain('Migration decided by Leder, helsestasjonen: Nine-month window widened (decision 2026-11)');
+  // Kept for the replay test (FORLOP_RECORD_HISTORIES=1): a later change must still replay a migrated family.
+  const workflowId = `family-${familyId}`;
+  savePathwayHistories('migration', [{ workflowId, history: await stack.env.client.workflow.getHandle(workflowId).fetchHistory() }]);
   // Moved once: a second run finds no family on the old version.
   expect(await migrateFamilies(stack.env.client, stack.store, { ...request, dryRun: false })).toEqual([]);
 });

@@ -14,7 +14,7 @@ jest.setTimeout(120_000);
 
 it('replays every recorded family pathway history', async () => {
   const histories = loadPathwayHistories();
-  // Whole course (several runs), premature birth, pregnancy ended, missed contact, EPDS, Sarpsborg, a handoff (before and after return handoffs), pakkeforløp milestones, a referral in held and released on its legal basis.
+  // Whole course (several runs), premature birth, pregnancy ended, missed contact, EPDS, Sarpsborg, a handoff (before and after return handoffs), pakkeforløp milestones, a referral in held and released on its legal basis, a family moved to a new version of its definition.
   expect(new Set(histories.map((h) => h.name.split('--')[0])).size).toBeGreaterThanOrEqual(10);
   const failures: string[] = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle(), replayName: 'pathway-fixtures' }, histories)) {
