@@ -109,7 +109,17 @@ export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPa
     async ({ plan: next, decidedBy, reason }) => {
       // Marks histories that took a migration; recorded ones without it replay as before.
       wf.patched(PLAN_MIGRATION);
-      const moved = migrate(plan, next, state, today());
+      let moved = migrate(plan, next, state, today());
+      if (moved.retire.length > 0) {
+        // First, on the old plan: the planned Encounters of the steps the new version removes are cancelled.
+        effects.push(...moved.retire);
+        applied++;
+        const retired = applied;
+        await wf.condition(() => flushed >= retired);
+        // Events may have come in meanwhile: the move is computed again from the state now.
+        moved = migrate(plan, next, state, today());
+        if (moved.diff.blocked) throw wf.ApplicationFailure.create({ type: 'PathwayInputError', message: `Cannot move to ${next.canonical}: ${moved.diff.blocked}`, nonRetryable: true });
+      }
       state = { ...moved.state!, timeline: [...moved.state!.timeline, { on: today(), what: `Migration decided by ${decidedBy}: ${reason}` }] };
       plan = next;
       effects.push(...moved.effects);

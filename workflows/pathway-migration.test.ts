@@ -14,7 +14,7 @@ const bornFamily = (today: string) => {
 
 it('shows per family the steps added, removed and re-dated, and keeps the handoffs', () => {
   const state = bornFamily('2027-05-10');
-  const { diff, state: moved, effects } = migrate(v100, v101, state, '2027-05-10');
+  const { diff, state: moved, effects, retire } = migrate(v100, v101, state, '2027-05-10');
   expect(diff).toMatchObject({ from: v100.canonical, to: v101.canonical, added: ['hs-4m-home'], removed: [{ key: 'hs-4m', status: 'planned' }], redated: [{ key: 'hs-9m', from: '2028-01-28', to: '2028-01-26' }], handoffsKept: [] });
   expect(diff.blocked).toBeUndefined();
   expect(moved!.canonical).toBe(v101.canonical);
@@ -22,6 +22,8 @@ it('shows per family the steps added, removed and re-dated, and keeps the handof
   // What the family has lived keeps its status: the home visit missed before the move is still missed.
   expect(moved!.steps.find((s) => s.key === 'hs-home-visit')?.status).toBe(state.steps.find((s) => s.key === 'hs-home-visit')?.status);
   expect(effects).toEqual(expect.arrayContaining([{ type: 'care-plan' }, { type: 'planned-encounter', step: 'hs-9m', start: '2028-01-12', end: '2028-02-16', status: 'planned' }]));
+  // The removed 4-month consultation's planned Encounter is cancelled first, on the old plan.
+  expect(retire).toEqual([{ type: 'planned-encounter', step: 'hs-4m', start: '2027-08-18', end: '2027-09-08', status: 'cancelled' }]);
   expect(moved!.timeline.at(-1)?.what).toBe(`Moved from ${v100.canonical} to ${v101.canonical}: 1 steps added, 1 removed, 1 re-dated`);
 });
 

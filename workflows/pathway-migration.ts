@@ -9,7 +9,8 @@
  * checks, consent and the timeline are kept whole. A family whose state
  * cannot move is refused with the reason: a step under way (an intervention
  * with sessions, or a contact whose window is open) that the new version
- * removes, or an open handoff whose definition it drops.
+ * removes, or an open handoff whose definition it drops. `retire` are the
+ * effects to carry out before the move (on the old plan), `effects` after it.
  */
 import type { IsoDate } from '../pathways/calendar';
 import type { Plan } from '../pathways/plan';
@@ -36,9 +37,9 @@ const CLOSED_HANDOFF = ['rejected', 'completed', 'cancelled', 'failed'];
 const dateOf = (s: StepState) => s.target ?? s.start;
 
 /** The diff of moving `state` from `from` to `to` today, and the state and effects if it can move. */
-export function migrate(from: Plan, to: Plan, state: PathwayState, today: IsoDate): { diff: MigrationDiff; state?: PathwayState; effects: PathwayEffect[] } {
+export function migrate(from: Plan, to: Plan, state: PathwayState, today: IsoDate): { diff: MigrationDiff; state?: PathwayState; retire: PathwayEffect[]; effects: PathwayEffect[] } {
   const diff: MigrationDiff = { from: from.canonical, to: to.canonical, added: [], removed: [], redated: [], handoffsKept: state.handoffs.map((h) => h.key) };
-  const refuse = (why: string) => ({ diff: { ...diff, blocked: why }, effects: [] });
+  const refuse = (why: string) => ({ diff: { ...diff, blocked: why }, retire: [], effects: [] });
   if (state.canonical !== from.canonical) return refuse(`the family runs on ${state.canonical}, not ${from.canonical}`);
   if (state.status === 'closed') return refuse('the pathway has closed');
   const fresh = startPathway(to, state.familyId, state.anchors, today).state;
@@ -73,19 +74,22 @@ export function migrate(from: Plan, to: Plan, state: PathwayState, today: IsoDat
     if (!CLOSED_HANDOFF.includes(h.status) && !to.handoffs[h.handoff]) return refuse(`handoff ${h.key} is open (${h.status}) and ${to.canonical} has no handoff '${h.handoff}'`);
   }
   if (to.phases.length && state.phase && !to.phases.some((p) => p.id === state.phase)) return refuse(`${to.canonical} has no phase '${state.phase}', the family's current one`);
-  const effects: PathwayEffect[] = [{ type: 'care-plan' }];
+  // Planned Encounters of removed steps are cancelled while the family is still on `from`
+  // (the effects activity finds a step in the plan the family runs on).
+  const retire: PathwayEffect[] = [];
   for (const r of diff.removed) {
     const s = old.get(r.key)!;
     const step = from.steps.find((p) => p.id === s.step);
-    if (step && step.kind !== 'intervention' && step.plannedEncounter && s.status === 'planned' && s.earliest && s.latest) effects.push({ type: 'planned-encounter', step: s.key, start: s.earliest, end: s.latest, status: 'cancelled' });
+    if (step && step.kind !== 'intervention' && step.plannedEncounter && s.status === 'planned' && s.earliest && s.latest) retire.push({ type: 'planned-encounter', step: s.key, start: s.earliest, end: s.latest, status: 'cancelled' });
   }
+  const effects: PathwayEffect[] = [{ type: 'care-plan' }];
   for (const s of steps) {
     const step = to.steps.find((p) => p.id === s.step);
     const moved = diff.added.includes(s.key) || diff.redated.some((r) => r.key === s.key);
     if (moved && step && step.kind !== 'intervention' && step.plannedEncounter && s.status === 'planned' && s.earliest && s.latest) effects.push({ type: 'planned-encounter', step: s.key, start: s.earliest, end: s.latest, status: 'planned' });
   }
   const summary = `Moved from ${from.canonical} to ${to.canonical}: ${diff.added.length} steps added, ${diff.removed.length} removed, ${diff.redated.length} re-dated`;
-  return { diff, state: { ...state, canonical: to.canonical, steps, timeline: [...state.timeline, { on: today, what: summary }] }, effects };
+  return { diff, state: { ...state, canonical: to.canonical, steps, timeline: [...state.timeline, { on: today, what: summary }] }, retire, effects };
 }
 
 /** For the workflow's update validator: throws when the family cannot move (the caller learns why). */

@@ -7,12 +7,12 @@
  * record who decided and why; the coordinator API shows the new version.
  */
 import path from 'node:path';
-import type { AuditEvent, CarePlan, Provenance } from '@medplum/fhirtypes';
+import type { AuditEvent, CarePlan, Encounter, Provenance } from '@medplum/fhirtypes';
 import { startInProcessStack, type InProcessStack } from '../../app/in-process-stack';
 import { describeMigration, familiesOn, migrateFamilies } from '../../app/pathway-migrate';
-import { carePlanId } from '../../fhir/builders/pathway';
+import { carePlanId, stableId } from '../../fhir/builders/pathway';
 import { loadDefinitionsDirectory } from '../../pathways/definitions-directory';
-import { pathwayStateQuery } from '../../workflows/messages';
+import { pathwayStateQuery, recordEventUpdate } from '../../workflows/messages';
 import { savePathwayHistories } from './history-fixtures';
 import './harness';
 
@@ -43,12 +43,17 @@ it('shows the diff in a dry run, then moves the family with a Provenance and an 
   await stack.route();
   await carePlanOf(familyId, V100);
   expect(await familiesOn(stack.store, V100)).toEqual([familyId]);
+  // The child is born: the helsestasjon consultations get dates and planned Encounters.
+  await stack.sleepUntil('2027-05-10');
+  await stack.env.client.workflow.getHandle(`family-${familyId}`).executeUpdate(recordEventUpdate, { args: [{ type: 'birth-registered', date: '2027-04-28' }] });
+  const encounter = (key: string) => stack.store.read<Encounter>('Encounter', stableId(familyId, 'Encounter', key));
+  expect((await encounter('hs-4m')).status).toBe('planned');
 
   const request = { from: registry.plan(V100), to: registry.plan(V101), decidedBy: 'Leder, helsestasjonen', reason: 'Nine-month window widened (decision 2026-11)', today: stack.today() };
   const [dry] = await migrateFamilies(stack.env.client, stack.store, { ...request, dryRun: true });
   expect(dry.outcome).toBe('would-move');
-  expect(dry.diff).toMatchObject({ added: ['hs-4m-home'], removed: [{ key: 'hs-4m', status: 'waiting' }] });
-  expect(describeMigration(dry)).toBe(`would-move family ${familyId}: added hs-4m-home; removed hs-4m (waiting)`);
+  expect(dry.diff).toMatchObject({ added: ['hs-4m-home'], removed: [{ key: 'hs-4m', status: 'planned' }], redated: [{ key: 'hs-9m', from: '2028-01-28', to: '2028-01-26' }] });
+  expect(describeMigration(dry)).toBe(`would-move family ${familyId}: added hs-4m-home; removed hs-4m (planned); re-dated hs-9m 2028-01-28 -> 2028-01-26`);
   // Nothing moved yet.
   expect((await stack.env.client.workflow.getHandle(`family-${familyId}`).query(pathwayStateQuery)).canonical).toBe(V100);
 
@@ -56,9 +61,12 @@ it('shows the diff in a dry run, then moves the family with a Provenance and an 
   expect(moved.outcome).toBe('moved');
   const state = await stack.env.client.workflow.getHandle(`family-${familyId}`).query(pathwayStateQuery);
   expect(state.canonical).toBe(V101);
-  expect(state.timeline.slice(-2).map((t) => t.what)).toEqual([`Moved from ${V100} to ${V101}: 1 steps added, 1 removed, 0 re-dated`, 'Migration decided by Leder, helsestasjonen: Nine-month window widened (decision 2026-11)']);
+  expect(state.timeline.slice(-2).map((t) => t.what)).toEqual([`Moved from ${V100} to ${V101}: 1 steps added, 1 removed, 1 re-dated`, 'Migration decided by Leder, helsestasjonen: Nine-month window widened (decision 2026-11)']);
   const carePlan = await carePlanOf(familyId, V101);
   expect(JSON.stringify(carePlan.activity)).toContain('hs-4m-home');
+  // The removed consultation's planned Encounter is cancelled; the new home visit has one.
+  expect((await encounter('hs-4m')).status).toBe('cancelled');
+  expect(await encounter('hs-4m-home')).toMatchObject({ status: 'planned', period: { start: '2027-08-18', end: '2027-09-08' } });
 
   const provenances = (await stack.store.search('Provenance', { _count: '10' })).resources as Provenance[];
   expect(provenances).toEqual([expect.objectContaining({ target: [{ reference: `CarePlan/${carePlanId(familyId)}` }], agent: [expect.objectContaining({ who: { display: 'Leder, helsestasjonen' } })] })]);
