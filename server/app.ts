@@ -5,7 +5,7 @@
  * passed in and mounted before the routes.
  */
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import { capabilityStatement, handle, type FhirRequest } from '../fhir/rest/handlers';
+import { capabilityStatement, handle, type FhirRequest } from '../fhir/rest';
 import { badRequest, notFound, OperationOutcomeError, serverError, statusOf, tooLarge, unsupportedMediaType } from '../fhir/outcome';
 import type { FhirStore } from '../fhir/store';
 import type { Resource } from '@medplum/fhirtypes';

@@ -1,0 +1,113 @@
+/**
+ * The request and response of one FHIR REST interaction
+ * (https://hl7.org/fhir/R4/http.html), independent of Express, and the steps
+ * every interaction shares: the body as a resource, the headers of a
+ * resource in a response, and the caller's organisation-level access.
+ */
+import type { Resource } from '@medplum/fhirtypes';
+import { badRequest, notFound, OperationOutcomeError } from '../outcome';
+import type { FhirStore } from '../store';
+
+export interface FhirRequest {
+  method: string;
+  /** Path below the FHIR base, without query: e.g. "Task/123/_history/2". */
+  path: string;
+  query: Record<string, string | string[]>;
+  body?: unknown;
+  headers: { ifMatch?: string; ifNoneExist?: string };
+  /** The FHIR base URL, for Location headers and paging links. */
+  baseUrl: string;
+  /** Keeps only what the caller may see (organisation-level access); absent: everything. */
+  visible?: (resources: Resource[]) => Promise<Resource[]>;
+  /** Throws an OperationOutcomeError (403) when the caller may not make this change; absent: every change. */
+  writable?: (change: { before?: Resource; after?: Resource }) => Promise<void>;
+}
+
+export interface FhirResponse {
+  status: number;
+  body?: Resource;
+  headers?: Record<string, string>;
+}
+
+/** What a route's handler gets: the store, the request, and the path's named parts (type, id, vid). */
+export interface Interaction {
+  store: FhirStore;
+  req: FhirRequest;
+  params: Record<string, string>;
+}
+
+export type Handler = (interaction: Interaction) => Promise<FhirResponse>;
+
+/** The resource types this server accepts (the domain's, plus AuditEvent read-only by policy elsewhere). */
+export const RESOURCE_TYPES = [
+  'Patient', 'RelatedPerson', 'Organization', 'Practitioner', 'PractitionerRole', 'CarePlan', 'CareTeam', 'Encounter', 'EpisodeOfCare',
+  'ServiceRequest', 'Task', 'QuestionnaireResponse', 'Questionnaire', 'Observation', 'Consent', 'Communication', 'Flag', 'AuditEvent',
+  'PlanDefinition', 'ActivityDefinition', 'Subscription',
+] as const;
+
+export function checkType(type: string): void {
+  if (!(RESOURCE_TYPES as readonly string[]).includes(type)) {
+    throw new OperationOutcomeError(notFound(`Resource type '${type}' is not supported here; see GET /fhir/metadata`), 404);
+  }
+}
+
+/** The request body as a resource of `type` (and with `id`, when the URL names one). */
+export function bodyResource(req: FhirRequest, type: string, id?: string): Resource {
+  const body = req.body as Resource | undefined;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new OperationOutcomeError(badRequest('The request body must be a FHIR resource (a JSON object)'), 400);
+  if (body.resourceType !== type) throw new OperationOutcomeError(badRequest(`The body is a ${String(body.resourceType)} but the URL names ${type}`, 'resourceType'), 400);
+  if (id !== undefined && body.id !== id) throw new OperationOutcomeError(badRequest(`The body's id '${body.id ?? ''}' does not match the URL's id '${id}'`, `${type}.id`), 400);
+  return body;
+}
+
+/**
+ * The headers of a response carrying one resource: its version (ETag), when it
+ * changed, and its version-specific URL. That URL is the Location of what a
+ * write made (RFC 9110 15.3.2: where a 201's resource is) and the
+ * Content-Location of what a read hands out (RFC 9110 8.7: what this
+ * representation is; Location is for what a 201 made, or a redirect).
+ */
+export function resourceHeaders(resource: Resource, baseUrl: string, interaction: 'read' | 'write'): Record<string, string> {
+  return {
+    ETag: `W/"${resource.meta?.versionId}"`,
+    'Last-Modified': new Date(resource.meta?.lastUpdated ?? Date.now()).toUTCString(),
+    [interaction === 'write' ? 'Location' : 'Content-Location']: `${baseUrl}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`,
+  };
+}
+
+/** A response carrying one resource a write made or found. */
+export function written(status: number, resource: Resource, req: FhirRequest): FhirResponse {
+  return { status, body: resource, headers: resourceHeaders(resource, req.baseUrl, 'write') };
+}
+
+/** A response carrying one resource read. */
+export function readResponse(resource: Resource, req: FhirRequest): FhirResponse {
+  return { status: 200, body: resource, headers: resourceHeaders(resource, req.baseUrl, 'read') };
+}
+
+/** The current version, or undefined when there is none (never created, or deleted). */
+export async function current(store: FhirStore, type: string, id: string): Promise<Resource | undefined> {
+  try {
+    return await store.read(type, id);
+  } catch (error) {
+    if (error instanceof OperationOutcomeError && (error.status === 404 || error.status === 410)) return undefined;
+    throw error;
+  }
+}
+
+export async function visibleOnly<T extends Resource>(req: FhirRequest, resources: T[]): Promise<T[]> {
+  return req.visible ? ((await req.visible(resources)) as T[]) : resources;
+}
+
+/** The resource, when the caller may see it; else a 404, as if it did not exist. */
+export async function readable<T extends Resource>(req: FhirRequest, resource: T): Promise<T> {
+  if ((await visibleOnly(req, [resource])).length === 0) {
+    // Not visible to this organisation: answered as if it did not exist.
+    throw new OperationOutcomeError(notFound(`${resource.resourceType}/${resource.id} not found`), 404);
+  }
+  return resource;
+}
+
+export async function checkWrite(req: FhirRequest, before: Resource | undefined, after: Resource | undefined): Promise<void> {
+  if (req.writable) await req.writable({ before, after });
+}
