@@ -10,10 +10,11 @@ import { badRequest, conflict, gone, issue, methodNotAllowed, notFound, Operatio
 import { taskMoveProblem, type TaskStatus } from '../task-state';
 import { assertValidResource } from '../validate';
 import type { Db, Queryable } from './db';
-import { AUDIT_EVENT, AUDIT_SEARCH_COLUMNS, auditColumns } from './audit-events';
-import { indexRows, dateRange } from './indexing';
+import { AUDIT_EVENT, auditColumns } from './audit-events';
+import { indexRows } from './indexing';
 import { migrate } from './migrations';
-import { paramFor } from './search-parameters';
+import { planSearch, type Include } from './search/query';
+import { renderCount, renderPage } from './sql';
 
 export interface WriteOptions {
   /** Expected current version (If-Match: W/"n"); a mismatch is 412. */
@@ -31,31 +32,10 @@ export interface SearchResult {
 
 type Row = { content: Resource; deleted: boolean; version_id: number; last_updated: string | Date; generation?: number };
 
-const MAX_COUNT = 1000;
 const COLUMNS = '(resource_type, id, version_id, last_updated, deleted, content)';
 
 function appendOnly(): OperationOutcomeError {
   return new OperationOutcomeError(methodNotAllowed('AuditEvents are an append-only record: they are never changed or deleted'), 405);
-}
-
-/** A token search value (code, system|code, system| or |code, comma-separated alternatives) against a system and a code column. */
-function tokenAlternatives(value: string, systemColumn: string, codeColumn: string, add: (v: unknown) => string): string {
-  return value
-    .split(',')
-    .map((v) => {
-      const bar = v.indexOf('|');
-      if (bar < 0) return `${codeColumn} = ${add(v)}`;
-      const system = v.slice(0, bar);
-      const code = v.slice(bar + 1);
-      if (!code) return `${systemColumn} = ${add(system)}`;
-      return system ? `(${systemColumn} = ${add(system)} AND ${codeColumn} = ${add(code)})` : `(${systemColumn} IS NULL AND ${codeColumn} = ${add(code)})`;
-    })
-    .join(' OR ');
-}
-
-/** A reference search value's targets: comma-separated, a bare id qualified by the :Type modifier. */
-function referenceTargets(value: string, modifier: string | undefined): string[] {
-  return value.split(',').map((v) => (modifier && !v.includes('/') ? `${modifier}/${v}` : v));
 }
 
 function versionOf(ifMatch: string): number {
@@ -232,72 +212,19 @@ export class FhirStore {
    * never a silently ignored filter.
    */
   async search(resourceType: string, params: Record<string, string | string[]>): Promise<SearchResult> {
-    // AuditEvents have a table of their own, whose columns answer their search parameters.
-    const audit = resourceType === AUDIT_EVENT;
-    const where: string[] = audit ? [] : ['r.resource_type = $1', 'NOT r.deleted'];
-    const values: unknown[] = audit ? [] : [resourceType];
-    const add = (v: unknown) => {
-      values.push(v);
-      return `$${values.length}`;
-    };
-    let count = 20;
-    let offset = 0;
-    let order = 'r.last_updated DESC, r.id';
-    let total = false;
-    const includes: { reverse: boolean; source: string; param: string; target?: string }[] = [];
-    for (const [key, raw] of Object.entries(params)) {
-      const list = Array.isArray(raw) ? raw : [raw];
-      const [name, modifier] = key.split(':');
-      for (const value of list) {
-        if (name === '_count') count = Math.min(MAX_COUNT, Math.max(0, Number(value) || 0));
-        else if (name === '_offset') offset = Math.max(0, Number(value) || 0);
-        else if (name === '_total') total = value === 'accurate';
-        else if (name === '_include' || name === '_revinclude') {
-          const [source, code, target] = value.split(':');
-          const reverse = name === '_revinclude';
-          const param = source ? paramFor(source, code ?? '') : undefined;
-          if (!param || param.type !== 'reference' || (!reverse && source !== resourceType)) {
-            throw new OperationOutcomeError(badRequest(`Unsupported ${name} '${value}': use ${reverse ? 'SourceType' : resourceType}:<reference parameter>[:TargetType]`, name), 400);
-          }
-          includes.push({ reverse, source, param: code, target });
-        }
-        else if (name === '_sort') {
-          if (value === '_lastUpdated') order = 'r.last_updated ASC, r.id';
-          else if (value === '-_lastUpdated') order = 'r.last_updated DESC, r.id';
-          else throw new OperationOutcomeError(badRequest(`Unsupported _sort '${value}': use _lastUpdated or -_lastUpdated`, '_sort'), 400);
-        } else if (name === '_id') where.push(`r.id = ANY(${add(value.split(','))})`);
-        else if (name === '_lastUpdated') where.push(dateCondition('r.last_updated', 'r.last_updated', value, add, '_lastUpdated'));
-        else {
-          const param = paramFor(resourceType, name);
-          if (!param || (modifier && !(param.type === 'reference' && /^[A-Z]/.test(modifier)))) {
-            throw new OperationOutcomeError(badRequest(`Unsupported search parameter '${key}' for ${resourceType}; see GET /fhir/metadata for the supported ones`, key), 400);
-          }
-          const column = audit ? AUDIT_SEARCH_COLUMNS[name] : undefined;
-          if (audit && !column) throw new OperationOutcomeError(badRequest(`Unsupported search parameter '${key}' for ${resourceType}`, key), 400);
-          if (column?.type === 'token') where.push(`(${tokenAlternatives(value, column.system, column.code, add)})`);
-          else if (column?.type === 'reference') where.push(`${column.column} && ${add(referenceTargets(value, modifier))}::text[]`);
-          else if (column?.type === 'date') where.push(dateCondition(column.column, column.column, value, add, name));
-          else if (param.type === 'token') {
-            const alternatives = tokenAlternatives(value, 't.system', 't.code', add);
-            where.push(`EXISTS (SELECT 1 FROM fhir.token_index t WHERE t.resource_type = r.resource_type AND t.id = r.id AND t.param = ${add(name)} AND (${alternatives}))`);
-          } else if (param.type === 'reference' || param.type === 'uri') {
-            where.push(`EXISTS (SELECT 1 FROM fhir.reference_index x WHERE x.resource_type = r.resource_type AND x.id = r.id AND x.param = ${add(name)} AND x.target = ANY(${add(referenceTargets(value, modifier))}))`);
-          } else {
-            where.push(`EXISTS (SELECT 1 FROM fhir.date_index d WHERE d.resource_type = r.resource_type AND d.id = r.id AND d.param = ${add(name)} AND ${dateCondition("COALESCE(d.low, '-infinity'::timestamptz)", "COALESCE(d.high, 'infinity'::timestamptz)", value, add, name)})`);
-          }
-        }
-      }
-    }
-    const whereSql = where.length > 0 ? where.join(' AND ') : 'TRUE';
-    const table = audit ? 'fhir.audit_event' : 'fhir.resource';
-    const { rows } = await this.withGeneration((generation) => this.db.query<Row>(`SELECT r.content${generation} FROM ${table} r WHERE ${whereSql} ORDER BY ${order} LIMIT ${count} OFFSET ${offset}`, values));
+    const { query, total, includes } = planSearch(resourceType, params);
+    const { rows } = await this.withGeneration((generation) => {
+      const page = renderPage(query, generation);
+      return this.db.query<Row>(page.text, page.values);
+    });
     let totalCount: number | undefined;
     if (total) {
-      const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} r WHERE ${whereSql}`, values);
+      const counting = renderCount(query);
+      const counted = await this.db.query<{ n: number }>(counting.text, counting.values);
       totalCount = Number(counted.rows[0].n);
     }
     const resources = rows.map((r) => r.content);
-    return { resources, included: await this.includes(resources, includes), total: totalCount, offset, count };
+    return { resources, included: await this.includes(resources, includes), total: totalCount, offset: query.offset, count: query.limit };
   }
 
   /**
@@ -370,7 +297,7 @@ export class FhirStore {
   }
 
   /** _include: what the matches reference; _revinclude: what references the matches (https://hl7.org/fhir/R4/search.html#revinclude). */
-  private async includes(matches: Resource[], includes: { reverse: boolean; source: string; param: string; target?: string }[]): Promise<Resource[]> {
+  private async includes(matches: Resource[], includes: Include[]): Promise<Resource[]> {
     if (matches.length === 0 || includes.length === 0) return [];
     const refs = matches.map((r) => `${r.resourceType}/${r.id}`);
     const seen = new Set(refs);
@@ -644,38 +571,3 @@ export class FhirStore {
   }
 }
 
-
-
-/**
- * A date search condition with FHIR prefixes (eq ne lt gt le ge sa eb; ap is
- * treated as eq): the stored range [low, high] against the searched range.
- */
-function dateCondition(low: string, high: string, value: string, add: (v: unknown) => string, name: string): string {
-  const m = /^(eq|ne|lt|gt|le|ge|sa|eb|ap)?(.+)$/.exec(value)!;
-  const prefix = m[1] ?? 'eq';
-  const range = dateRange(m[2]);
-  if (!range) throw new OperationOutcomeError(badRequest(`Invalid date '${m[2]}' for ${name}: use YYYY, YYYY-MM, YYYY-MM-DD or a dateTime, optionally prefixed by eq, ne, lt, gt, le, ge, sa, eb`, name), 400);
-  // Bind only the bounds a prefix uses: PostgreSQL refuses unused parameters.
-  const l = () => `${add(range.low)}::timestamptz`;
-  const h = () => `${add(range.high)}::timestamptz`;
-  switch (prefix) {
-    case 'eq':
-    case 'ap':
-      return `(${low} >= ${l()} AND ${high} <= ${h()})`;
-    case 'ne':
-      return `NOT (${low} >= ${l()} AND ${high} <= ${h()})`;
-    case 'lt':
-      return `${low} < ${l()}`;
-    case 'le':
-      return `${low} <= ${h()}`;
-    case 'gt':
-      return `${high} > ${h()}`;
-    case 'ge':
-      return `${high} >= ${l()}`;
-    case 'sa':
-      return `${low} > ${h()}`;
-    case 'eb':
-      return `${high} < ${l()}`;
-  }
-  return 'false';
-}
