@@ -10,7 +10,7 @@ import type { FhirStore } from '../fhir/store';
 import { createApp } from '../server/app';
 import { auditTrail, groupCommit } from '../server/audit';
 import { authenticate, resolveAuthenticateOptions } from '../server/auth';
-import { fhirScopes } from '../server/fhir-authorization';
+import { fhirScopes, readScope } from '../server/fhir-authorization';
 import { organisationAccessChecks } from '../server/fhir-access';
 import { coordinatorApi } from '../server/coordinator/api';
 import { definitionWriteAccess } from '../server/definition-writes';
@@ -56,6 +56,8 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
     visibility,
     // Definitions (PlanDefinition, ActivityDefinition) by the operator's grant and the pathway checks; everything else by organisation.
     writeAccess: definitionWriteAccess(options.definitions ?? builtInDefinitions, access?.writeCheck),
+    searchScope: access?.searchScope,
+    readScope: options.auth ? readScope : undefined,
     coordinatorApi: options.temporal ? coordinatorApi({ store, families: temporalFamilyReader(options.temporal), visibility, today: options.today }) : undefined,
   });
 }

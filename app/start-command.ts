@@ -10,7 +10,9 @@
  * Each stops cleanly on SIGINT/SIGTERM (exit 0; 1 if a component did not).
  */
 import { ConfigError, loadConfig } from './config';
+import { Runtime } from '@temporalio/worker';
 import { createLogger } from './logging';
+import { sdkLogger } from './temporal-logging';
 import { DefinitionError, formatProblem } from '../pathways/problems';
 import type { DefinitionRegistry } from '../pathways/registry';
 import { embeddedTemporal, eventRouter, fhirStore, httpServer, loadDefinitions, pathwayWorker, publishedDefinitions, stopAll, type Running } from './components';
@@ -33,6 +35,8 @@ async function run(role: Role): Promise<number> {
     return 2;
   }
   const running: Running = { config, log: createLogger({ level: config.logLevel, base: { service: `forlop-${role}` } }), stops: [] };
+  // The worker's own log lines go through the same redaction as ours (before anything creates the Runtime).
+  if (role !== 'serve') Runtime.install({ logger: sdkLogger(running.log) });
   let definitions: DefinitionRegistry;
   try {
     definitions = loadDefinitions(running);

@@ -7,7 +7,7 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { capabilityStatement, handle, type FhirRequest } from '../fhir/rest';
 import { badRequest, notFound, OperationOutcomeError, serverError, statusOf, tooLarge, unsupportedMediaType } from '../fhir/outcome';
-import type { FhirStore } from '../fhir/store';
+import type { AccessScope, FhirStore } from '../fhir/store';
 import type { Resource } from '@medplum/fhirtypes';
 
 export interface AppOptions {
@@ -22,6 +22,10 @@ export interface AppOptions {
   visibility?: (req: express.Request, res?: express.Response) => ((resources: Resource[]) => Promise<Resource[]>) | undefined;
   /** Per request, the organisation-level write check; absent: every change. Given `res`, it names the family members a change is about in the request's AuditEvent. */
   writeAccess?: (req: express.Request, res?: express.Response) => ((change: { before?: Resource; after?: Resource }) => Promise<void>) | undefined;
+  /** Per request, what the caller may see as the store's queries take it (searches, conditional matches); absent: everything. */
+  searchScope?: (req: express.Request) => AccessScope | undefined;
+  /** Per request, whether the caller's scopes let it read a type (for _include/_revinclude); absent: every type. */
+  readScope?: (req: express.Request) => ((resourceType: string) => boolean) | undefined;
   /** Largest accepted request body; default 1 MB. */
   bodyLimit?: string;
   /** The coordinator API (server/coordinator), mounted at /api behind fhirMiddleware. */
@@ -63,6 +67,8 @@ export function createApp(options: AppOptions): express.Express {
       baseUrl,
       visible: options.visibility?.(req, res),
       writable: options.writeAccess?.(req, res),
+      scope: options.searchScope?.(req),
+      mayRead: options.readScope?.(req),
     };
     handle(options.store, request).then((response) => {
       res.status(response.status);

@@ -9,9 +9,12 @@
  */
 import type { Request, Response } from 'express';
 import type { Resource } from '@medplum/fhirtypes';
-import type { FhirStore } from '../fhir/store';
+import type { AccessScope, FhirStore } from '../fhir/store';
+
+/** Enhetsregisteret organisation numbers (no-basis identifier system). */
+const ORGNR_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.4.101';
 import { describeAudit } from './audit';
-import { FAMILY_MEMBERSHIP_TYPES, familyMembers, familyParticipants, filterAccessible, organisationAccess, organisationWriteAccess, otherOrganisations, type AccessContext } from './auth';
+import { FAMILY_MEMBERSHIP_TYPES, familyMembers, familyParticipants, filterAccessible, moveProblem, newPatientLinks, organisationAccess, organisationWriteAccess, otherOrganisations, type AccessContext } from './auth';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome';
 
 /** The membership resources that point at a family member (the Patient itself is the other). */
@@ -95,10 +98,26 @@ class FamilyCache {
   }
 }
 
-/** Organisation-level access over one store: the read filter and the write check, sharing one family cache. */
+/** Organisation-level access over one store: the read filter and the write check, sharing one family cache, and the store's search scope. */
 export function organisationAccessChecks(store: FhirStore, organisationsByOrgnr: Record<string, string>) {
   const families = new FamilyCache(store, organisationsByOrgnr);
-  return { readFilter: readFilter(families), writeCheck: writeCheck(families) };
+  return { readFilter: readFilter(families), writeCheck: writeCheck(families), searchScope: searchScope(organisationsByOrgnr) };
+}
+
+/**
+ * The caller as the store's queries see it (fhir/store/access.ts): its organisation's
+ * reference and every way a resource may name it by organisation number. A coordinator's
+ * units (Organization.partOf) are to be added here with the hierarchy.
+ */
+function searchScope(organisationsByOrgnr: Record<string, string>) {
+  return (req: Request): AccessScope | undefined => {
+    const auth = req.forlop;
+    if (!auth) return undefined;
+    const reference = auth.organisation.reference;
+    if (!reference) return { organisations: [] };
+    const orgnrs = Object.entries(organisationsByOrgnr).filter(([, ref]) => ref === reference).map(([orgnr]) => orgnr);
+    return { organisations: [reference, ...new Set([auth.organisation.orgnr, ...orgnrs])].map((o, i) => (i === 0 ? o : `Organization?identifier=${ORGNR_SYSTEM}|${o}`)) };
+  };
 }
 
 /**
@@ -160,10 +179,20 @@ function writeCheck(familyCache: FamilyCache) {
     return async (change: { before?: Resource; after?: Resource }): Promise<void> => {
       const members = new Set([change.before, change.after].flatMap((r) => (r ? familyMembers(r as never) : [])));
       if (res && members.size > 0) describeAudit(res, { entities: [...members] });
-      const families = await familyCache.organisations([...members], mark);
+      const linked = newPatientLinks(change as never);
+      const families = await familyCache.organisations([...members, ...linked], mark);
       const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
       const decision = organisationWriteAccess(auth, change as never, context);
       if (!decision.allowed) throw new OperationOutcomeError(forbidden(decision.reason), 403);
+      const move = moveProblem(auth, change as never, context);
+      if (move) throw new OperationOutcomeError(forbidden(move), 403);
+      // A birth is registered by a Patient linking to the mother (Patient.link.other); the family's
+      // workflow takes it as the birth. Only an organisation taking part in the mother's family may
+      // register it; a mother hidden from the caller answers as one that does not exist.
+      for (const mother of linked) {
+        if (organisationAccess(auth, { resourceType: 'Patient', id: mother.split('/')[1] } as never, context).allowed) continue;
+        throw new OperationOutcomeError(forbidden(`Patient.link.other names ${mother}, a patient whose family organisation ${auth.organisation.orgnr} takes no part in; only the family's organisations may register her child.`), 403);
+      }
       // A client cannot join a family by writing itself into it: a family that
       // already has organisations must already count the caller among them.
       // Except where it already takes part: the owner of a handoff Task moves

@@ -5,7 +5,7 @@
  * Organisation-level filtering of what a client may see is a later step
  * (see the closing notes of the security issue).
  */
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Bundle } from '@medplum/fhirtypes';
 import { checkScope, sendAuthError, type Interaction } from './auth';
 import { forbidden } from '../fhir/outcome';
@@ -25,6 +25,12 @@ function interactionOf(method: string, path: string): { type: string; interactio
   if (m === 'PATCH') return { type, interaction: 'patch' };
   if (m === 'DELETE') return { type, interaction: 'delete' };
   return undefined;
+}
+
+/** Whether the caller's scopes let it read resources of a type: for what a search includes (SMART v2). */
+export function readScope(req: Request): ((resourceType: string) => boolean) | undefined {
+  if (!req.forlop) return undefined;
+  return (resourceType) => checkScope(req, resourceType, 'read') === undefined;
 }
 
 export function fhirScopes(): RequestHandler {

@@ -5,8 +5,8 @@
  * resource in a response, and the caller's organisation-level access.
  */
 import type { Resource } from '@medplum/fhirtypes';
-import { badRequest, notFound, OperationOutcomeError } from '../outcome';
-import type { FhirStore } from '../store';
+import { badRequest, conflict, notFound, OperationOutcomeError } from '../outcome';
+import type { AccessScope, FhirStore } from '../store';
 
 export interface FhirRequest {
   method: string;
@@ -21,6 +21,10 @@ export interface FhirRequest {
   visible?: (resources: Resource[]) => Promise<Resource[]>;
   /** Throws an OperationOutcomeError (403) when the caller may not make this change; absent: every change. */
   writable?: (change: { before?: Resource; after?: Resource }) => Promise<void>;
+  /** What the caller may see, for the store's queries (searches and conditional matches count only that); absent: everything. */
+  scope?: AccessScope;
+  /** Whether the caller's scopes let it read resources of a type (SMART v2), for _include/_revinclude; absent: every type. */
+  mayRead?: (resourceType: string) => boolean;
 }
 
 export interface FhirResponse {
@@ -106,6 +110,31 @@ export async function readable<T extends Resource>(req: FhirRequest, resource: T
     throw new OperationOutcomeError(notFound(`${resource.resourceType}/${resource.id} not found`), 404);
   }
   return resource;
+}
+
+/**
+ * The current version when the caller may see it; undefined when there is
+ * none or it is hidden from the caller, which must not be told apart
+ * (issue #20: a hidden resource answers as an absent one).
+ */
+export async function currentVisible(store: FhirStore, req: FhirRequest, type: string, id: string): Promise<{ stored?: Resource; visible?: Resource }> {
+  const stored = await current(store, type, id);
+  return { stored, visible: stored && (await visibleOnly(req, [stored])).length > 0 ? stored : undefined };
+}
+
+/**
+ * Update as create (PUT of an id with no current version the caller may
+ * see) when the id is held by a resource hidden from the caller: refused as
+ * a create of an id already taken is (409), telling nothing of what holds it.
+ * This one answer does differ from a free id's (201): ids are global, and
+ * the pathway worker writing through the API needs update as create for its
+ * idempotent writes (stable ids from workflow ids). Ids are random or derived
+ * from random workflow ids, never from a person, so only a client that
+ * already has an id can ask (docs/security.md).
+ */
+export function refuseHiddenUpdateCreate(stored: Resource | undefined, visible: Resource | undefined, type: string, id: string): void {
+  if (!stored || visible) return;
+  throw new OperationOutcomeError(conflict(`${type}/${id} already exists`), 409);
 }
 
 export async function checkWrite(req: FhirRequest, before: Resource | undefined, after: Resource | undefined): Promise<void> {

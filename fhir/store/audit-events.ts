@@ -15,6 +15,7 @@
  */
 import type { AuditEvent, Reference } from '@medplum/fhirtypes';
 import { badRequest, OperationOutcomeError } from '../outcome';
+import { participatingOrganisations } from '../../server/auth/organisation-access';
 import { dateRange } from './indexing';
 
 export const AUDIT_EVENT = 'AuditEvent';
@@ -27,6 +28,8 @@ export interface AuditColumns {
   typeCode: string | null;
   /** References that resolve to a Patient in agent.who and entity.what (search parameter patient). */
   patients: string[];
+  /** The organisations in agent.who and entity.what, for organisation-level access (access.ts). */
+  organisations: string[];
 }
 
 /**
@@ -51,7 +54,8 @@ export function auditColumns(event: AuditEvent): AuditColumns {
       .filter((r): r is string => typeof r === 'string' && resolvesToPatient(r)),
   );
   const code = event.type?.code;
-  return { recorded, typeSystem: code ? (event.type?.system ?? null) : null, typeCode: code ?? null, patients: [...patients] };
+  const organisations = [...participatingOrganisations(event as never)];
+  return { recorded, typeSystem: code ? (event.type?.system ?? null) : null, typeCode: code ?? null, patients: [...patients], organisations };
 }
 
 /** The columns each of AuditEvent's search parameters is answered from. */

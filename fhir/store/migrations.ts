@@ -2,6 +2,9 @@
  * Versioned schema migrations of the FHIR store (schema `fhir`), applied at
  * start-up in order; a database newer than this code refuses to start.
  */
+import type { Resource } from '@medplum/fhirtypes';
+import { participatingOrganisations } from '../../server/auth/organisation-access';
+import { accessRows } from './access';
 import type { Db, Queryable } from './db';
 
 /** SQL statements separated by ";", or steps that need to look at the database first. */
@@ -82,6 +85,30 @@ const MIGRATIONS: Migration[] = [
     const { rows } = await tx.query<{ lz4: boolean }>(`SELECT 'lz4' = ANY(enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`);
     if (!rows[0]?.lz4) return;
     for (const table of ['audit_event', 'resource', 'resource_history']) await tx.query(`ALTER TABLE fhir.${table} ALTER COLUMN content SET COMPRESSION lz4`);
+  },
+  // 8: organisation-level access in SQL (access.ts): per current resource, the organisations taking
+  // part in it and the family members it is about; per AuditEvent, its organisations. Searches then
+  // filter in their query, so totals and paging count only what the caller may see (issue #20).
+  async (tx) => {
+    await tx.query(`CREATE TABLE fhir.access_index (resource_type text NOT NULL, id text NOT NULL, kind text NOT NULL, target text NOT NULL)`);
+    await tx.query('CREATE INDEX access_lookup ON fhir.access_index (kind, target)');
+    await tx.query('CREATE INDEX access_owner ON fhir.access_index (resource_type, id)');
+    await tx.query(`ALTER TABLE fhir.audit_event ADD COLUMN organisations text[] NOT NULL DEFAULT '{}'`);
+    await tx.query('CREATE INDEX audit_event_organisations ON fhir.audit_event USING gin (organisations)');
+    const { rows } = await tx.query<{ content: Resource }>('SELECT content FROM fhir.resource WHERE NOT deleted');
+    for (const { content } of rows) {
+      const { organisations, family } = accessRows(content);
+      const tuples = [...organisations.map((t) => ['org', t]), ...family.map((t) => ['family', t])];
+      if (tuples.length === 0) continue;
+      await tx.query(
+        'INSERT INTO fhir.access_index SELECT $1, $2, k, t FROM unnest($3::text[], $4::text[]) AS u(k, t)',
+        [content.resourceType, content.id, tuples.map((t) => t[0]), tuples.map((t) => t[1])],
+      );
+    }
+    const audits = await tx.query<{ id: string; content: Resource }>('SELECT id, content FROM fhir.audit_event');
+    for (const { id, content } of audits.rows) {
+      await tx.query('UPDATE fhir.audit_event SET organisations = $2 WHERE id = $1', [id, [...participatingOrganisations(content as never)]]);
+    }
   },
 ];
 

@@ -22,7 +22,7 @@ export interface Negation { kind: 'not'; part: Condition }
 export interface Exists { kind: 'exists'; table: string; alias: string; correlation: string; where: Condition }
 /** A fixed piece of SQL written by this code (a join condition, TRUE), never from a request. */
 export interface Fixed { kind: 'fixed'; sql: string }
-/** SQL written by this code around parameters it adds through the builder (a subquery). */
+/** SQL written by this code around parameters it adds through the builder (a subquery); it must be one term (parenthesised, EXISTS ...), as it is not grouped. */
 export interface Raw { kind: 'raw'; render: (sql: SqlBuilder) => string }
 
 export type Condition = Compare | IsNull | Conjunction | Disjunction | Negation | Exists | Fixed | Raw;

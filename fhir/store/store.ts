@@ -13,6 +13,7 @@ import type { Db, Queryable } from './db';
 import { AUDIT_EVENT, auditColumns } from './audit-events';
 import { indexRows } from './indexing';
 import { migrate } from './migrations';
+import { accessRows, type AccessScope } from './access';
 import { planSearch, type Include } from './search/query';
 import { renderCount, renderPage } from './sql';
 
@@ -211,8 +212,8 @@ export class FhirStore {
    * (https://hl7.org/fhir/R4/search.html); an unsupported one is a 400,
    * never a silently ignored filter.
    */
-  async search(resourceType: string, params: Record<string, string | string[]>): Promise<SearchResult> {
-    const { query, total, includes } = planSearch(resourceType, params);
+  async search(resourceType: string, params: Record<string, string | string[]>, options: { scope?: AccessScope } = {}): Promise<SearchResult> {
+    const { query, total, includes } = planSearch(resourceType, params, options.scope);
     const { rows } = await this.withGeneration((generation) => {
       const page = renderPage(query, generation);
       return this.db.query<Row>(page.text, page.values);
@@ -523,13 +524,13 @@ export class FhirStore {
     const audits: string[] = [];
     const changed: string[] = [];
     const changes: string[] = [];
-    const index: Record<'token_index' | 'reference_index' | 'date_index', string[]> = { token_index: [], reference_index: [], date_index: [] };
+    const index: Record<'token_index' | 'reference_index' | 'date_index' | 'access_index', string[]> = { token_index: [], reference_index: [], date_index: [], access_index: [] };
     for (const { resource, version, deleted, insert } of items) {
       if (resource.resourceType === AUDIT_EVENT) {
         // Its own table (audit-events.ts): one row, no search index rows, never a second version.
         if (!insert || version !== 1 || deleted) throw appendOnly();
         const c = auditColumns(resource as never);
-        audits.push(`(${add(resource.id)}, ${once('ts', resource.meta!.lastUpdated)}, ${once('ts', c.recorded)}, ${once('text', c.typeSystem)}, ${once('text', c.typeCode)}, ${add(c.patients)}, ${add(JSON.stringify(resource))})`);
+        audits.push(`(${add(resource.id)}, ${once('ts', resource.meta!.lastUpdated)}, ${once('ts', c.recorded)}, ${once('text', c.typeSystem)}, ${once('text', c.typeCode)}, ${add(c.patients)}, ${add(c.organisations)}, ${add(JSON.stringify(resource))})`);
         continue;
       }
       // The content goes as JSON text: given an object, PGlite serialises it through a replacer function.
@@ -549,11 +550,14 @@ export class FhirStore {
       for (const t of rows.tokens) index.token_index.push(`(${type}, ${id}, ${once('text', t.param)}, ${once('text', t.system)}, ${once('text', t.code)})`);
       for (const r of rows.references) index.reference_index.push(`(${type}, ${id}, ${once('text', r.param)}, ${once('text', r.target)})`);
       for (const d of rows.dates) index.date_index.push(`(${type}, ${id}, ${once('text', d.param)}, ${once('ts', d.low)}, ${once('ts', d.high)})`);
+      const access = accessRows(resource);
+      for (const o of access.organisations) index.access_index.push(`(${type}, ${id}, ${once('text', 'org')}, ${once('text', o)})`);
+      for (const f of access.family) index.access_index.push(`(${type}, ${id}, ${once('text', 'family')}, ${once('text', f)})`);
     }
     const watchedTypes = [...new Set(items.map((i) => i.resource.resourceType))].filter((t) => this.watched.has(t));
     const parts = [
       ...(inserts.length ? [`INSERT INTO fhir.resource ${COLUMNS} VALUES ${inserts.join(', ')}`] : []),
-      ...(audits.length ? [`INSERT INTO fhir.audit_event (id, last_updated, recorded, type_system, type_code, patients, content) VALUES ${audits.join(', ')}`] : []),
+      ...(audits.length ? [`INSERT INTO fhir.audit_event (id, last_updated, recorded, type_system, type_code, patients, organisations, content) VALUES ${audits.join(', ')}`] : []),
       ...changes,
       ...(watchedTypes.length ? [`UPDATE fhir.write_generation SET generation = generation + 1 WHERE resource_type = ANY(${add(watchedTypes)})`] : []),
       ...(changed.length ? [`INSERT INTO fhir.change (resource_type, id, version_id) VALUES ${changed.join(', ')}`] : []),

@@ -161,6 +161,20 @@ function resourceEntity(reference: string): AuditEventEntity {
   };
 }
 
+/** 11 digits not part of a longer number: the shape of a fødselsnummer, D-nummer or H-nummer. */
+const NATIONAL_ID = /(?<!\d)\d{11}(?!\d)/g;
+
+/**
+ * Search criteria without national ids (issue #20): an AuditEvent is read by
+ * organisations other than the searcher's (the family's), and a hash of an
+ * 11-digit number with a checksum is reversed by trying them all, so the
+ * value is left out. Who searched for whom is still recorded by the
+ * resources the search handed out (entity.what).
+ */
+export function withoutNationalIds(query: string): string {
+  return query.replace(NATIONAL_ID, '[national-id]');
+}
+
 export function buildAuditEvent(input: AuditInput): AuditEvent {
   const subtype: Coding = input.interaction === 'unknown'
     ? { system: RESTFUL_INTERACTION_SYSTEM, code: 'operation', display: `${input.method.toUpperCase()} (not a FHIR interaction)` }
@@ -174,7 +188,7 @@ export function buildAuditEvent(input: AuditInput): AuditEvent {
   }
   const entity: AuditEventEntity[] = [...new Set(input.entities ?? [])].map(resourceEntity);
   if (input.query) {
-    entity.push({ type: ENTITY_TYPE_SYSTEM_OBJECT, role: ENTITY_ROLE_QUERY, query: Buffer.from(input.query, 'utf8').toString('base64') });
+    entity.push({ type: ENTITY_TYPE_SYSTEM_OBJECT, role: ENTITY_ROLE_QUERY, query: Buffer.from(withoutNationalIds(input.query), 'utf8').toString('base64') });
   }
   for (const org of input.crossOrganisation?.organisations ?? []) {
     // The organisations whose families' data was disclosed, so each can search "who saw our data" by entity.

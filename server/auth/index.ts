@@ -17,6 +17,8 @@ export {
 export { PARTICIPATION_RULES, participationRule, type ParticipationRule } from './participation-rules';
 export {
   familyMembers,
+  moveProblem,
+  newPatientLinks,
   familyParticipants,
   filterAccessible,
   FAMILY_MEMBERSHIP_TYPES,

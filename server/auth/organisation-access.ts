@@ -198,6 +198,38 @@ export function organisationWriteAccess(
 }
 
 /**
+ * Why a write would move a resource out of the writer's reach, or undefined
+ * when it does not (issue #20): an organisation the new version names that
+ * the stored one did not (a Patient's managingOrganization, a Task's
+ * requester or owner) is taken in only while the writer still takes part in
+ * the new version itself, as the requester of a handoff Task does. Otherwise
+ * a client could plant records in another organisation's caseload and
+ * subscription feed; moving a family to another organisation is a handoff
+ * (a Task the receiving organisation accepts), not a write.
+ */
+export function moveProblem(
+  auth: Pick<ForlopAuthContext, 'organisation' | 'role'>,
+  change: { before?: Json; after?: Json },
+  context: AccessContext = {},
+): string | undefined {
+  if (!change.after || participationRule(change.after.resourceType as string)?.shared) return undefined;
+  const before = change.before ? participatingOrganisations(change.before, context) : new Set<string>();
+  const after = participatingOrganisations(change.after, context);
+  const added = [...after].filter((org) => !before.has(org) && !actsFor(auth, org, context.parentOf));
+  if (added.length === 0 || [...after].some((org) => actsFor(auth, org, context.parentOf))) return undefined;
+  return `This write would give the ${change.after.resourceType as string} to ${added.join(', ')} without ${auth.organisation.reference ?? auth.organisation.orgnr} taking part in it any more; a write must leave the resource in the writer's reach. Hand a family over with a Task the receiving organisation accepts.`;
+}
+
+/** The patients a Patient's new version links to (Patient.link.other) that the stored version did not. */
+export function newPatientLinks(change: { before?: Json; after?: Json }): string[] {
+  if (change.after?.resourceType !== 'Patient') return [];
+  const links = (version: Json | undefined) =>
+    new Set(valuesAt(version ?? {}, 'link.other').map((v) => referenceString(v, undefined)).filter((r): r is string => !!r && r.startsWith('Patient/')));
+  const before = links(change.before);
+  return [...links(change.after)].filter((r) => !before.has(r));
+}
+
+/**
  * The other organisations whose data the caller receives with `resource`:
  * its participants other than the caller's own. Non-empty means data crosses
  * organisations, and the AuditEvent records the legal basis

@@ -54,7 +54,9 @@ export const PARTICIPATION_RULES: Readonly<Record<string, ParticipationRule>> = 
   // Notifications a receiving system asked for (subscriptions/).
   Subscription: { criteria: true },
   // Audit trail: an organisation sees the events where it acted or whose data was disclosed.
-  AuditEvent: { organisations: ['agent.who', 'entity.what'], readOnly: true },
+  // And the organisations of the family whose records it names (pasientjournalloven § 18: the right to
+  // know who accessed the records, refused attempts included).
+  AuditEvent: { organisations: ['agent.who', 'entity.what'], family: 'entity.what', readOnly: true },
   // Shared directory and definitions.
   Organization: { shared: true },
   Practitioner: { shared: true },

@@ -1,21 +1,40 @@
 /** search-type (https://hl7.org/fhir/R4/http.html#search), by GET or by POST to _search: a searchset Bundle with paging links. */
-import type { Bundle } from '@medplum/fhirtypes';
-import { visibleOnly, type Handler } from '../request';
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import { issue, outcome } from '../../outcome';
+import { visibleOnly, type FhirRequest, type Handler } from '../request';
+
+/**
+ * Included resources need the scope of their own type (SMART v2): a token for Tasks
+ * does not get Patients through `_include=Task:patient`. Those left out are named,
+ * by type, in an OperationOutcome entry (search.mode 'outcome').
+ */
+function inScope(req: FhirRequest, included: Resource[]): { included: Resource[]; outcome?: BundleEntry } {
+  if (!req.mayRead) return { included };
+  const refused = new Set<string>();
+  const kept = included.filter((r) => req.mayRead!(r.resourceType) || (refused.add(r.resourceType), false));
+  if (refused.size === 0) return { included };
+  const text = `Included ${[...refused].sort().join(', ')} resources were left out: the client's scopes do not allow reading them (it needs system/<type>.r or broader)`;
+  return { included: kept, outcome: { resource: outcome(issue('forbidden', text, undefined, 'warning')), search: { mode: 'outcome' } } };
+}
+
 
 export const search: Handler = async ({ store, req, params }) => {
   const { type } = params;
-  const found = await store.search(type, req.query);
-  const result = { ...found, resources: await visibleOnly(req, found.resources), included: await visibleOnly(req, found.included) };
-  // With organisation filtering the stored total may count resources this client
-  // may not see; a count is information too, so it is given only when it is
-  // exactly what the client sees (one page, nothing withheld).
-  const onePage = found.offset === 0 && found.total !== undefined && found.total === found.resources.length;
-  if (req.visible && !(onePage && result.resources.length === found.resources.length)) delete result.total;
+  // The store's query matches only what the caller's scope may see, so the total and the
+  // paging count only that (a count is information too: issue #20).
+  const found = await store.search(type, req.query, { scope: req.scope });
+  const scoped = inScope(req, found.included);
+  const result = { ...found, resources: await visibleOnly(req, found.resources), included: await visibleOnly(req, scoped.included) };
+  // The request's last check withholding a match means the query's scope and the access rules
+  // disagree: then no total is given rather than one that counts what the caller cannot see.
+  if (result.resources.length !== found.resources.length || (req.visible && !req.scope)) delete result.total;
   const self = new URLSearchParams();
   for (const [k, v] of Object.entries(req.query)) for (const one of Array.isArray(v) ? v : [v]) self.append(k, one);
   const link = [{ relation: 'self', url: `${req.baseUrl}/${type}?${self}` }];
-  // Paging follows the stored matches: a page thinned by filtering still has a next page.
-  if (found.resources.length === found.count && found.count > 0) {
+  // Paging follows the matches the query found (those the caller may see).
+  // A full page links on, unless the total says nothing follows.
+  const more = found.total === undefined || found.offset + found.resources.length < found.total;
+  if (found.resources.length === found.count && found.count > 0 && more) {
     const next = new URLSearchParams(self);
     next.set('_offset', String(result.offset + result.count));
     link.push({ relation: 'next', url: `${req.baseUrl}/${type}?${next}` });
@@ -28,6 +47,7 @@ export const search: Handler = async ({ store, req, params }) => {
     entry: [
       ...result.resources.map((resource) => ({ fullUrl: `${req.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' as const } })),
       ...result.included.map((resource) => ({ fullUrl: `${req.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'include' as const } })),
+      ...(scoped.outcome ? [scoped.outcome] : []),
     ],
   };
   return { status: 200, body: bundle };

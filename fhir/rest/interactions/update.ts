@@ -5,12 +5,14 @@
  */
 import { badRequest, OperationOutcomeError, preconditionFailed } from '../../outcome';
 import { conditionalMatches } from '../conditional';
-import { bodyResource, checkWrite, current, written, type Handler } from '../request';
+import { bodyResource, checkWrite, currentVisible, refuseHiddenUpdateCreate, written, type Handler } from '../request';
 
 export const update: Handler = async ({ store, req, params }) => {
   const { type, id } = params;
   const body = bodyResource(req, type, id);
-  await checkWrite(req, await current(store, type, id), body);
+  const { stored, visible } = await currentVisible(store, req, type, id);
+  refuseHiddenUpdateCreate(stored, visible, type, id);
+  await checkWrite(req, visible, body);
   const updated = await store.update(body, { ifMatch: req.headers.ifMatch });
   return written(updated.meta?.versionId === '1' ? 201 : 200, updated, req);
 };
@@ -21,7 +23,13 @@ export const conditionalUpdate: Handler = async ({ store, req, params }) => {
   const found = await conditionalMatches(store, req, type, req.query);
   if (found.length > 1) throw new OperationOutcomeError(preconditionFailed(`The conditional update criteria match more than one ${type}`), 412);
   const body = bodyResource(req, type);
+  if (found.length === 0) {
+    // Nothing matched: a new resource, with an id the server assigns (the body's is not kept, so
+    // it is not checked either: an id held by a hidden resource must change nothing).
+    const { id: _unused, ...created } = body;
+    await checkWrite(req, undefined, created as typeof body);
+    return written(201, await store.create(created as typeof body), req);
+  }
   await checkWrite(req, found[0], body);
-  if (found.length === 0) return written(201, await store.create(body), req);
   return written(200, await store.update({ ...body, id: found[0].id }, { ifMatch: req.headers.ifMatch }), req);
 };

@@ -6,6 +6,7 @@
  * unsupported parameter is a 400, never a silently ignored filter.
  */
 import { badRequest, OperationOutcomeError } from '../../outcome';
+import { accessCondition, type AccessScope } from '../access';
 import { paramFor } from '../search-parameters';
 import { and, compare, type Condition, type SelectQuery } from '../sql';
 import { dateCondition } from './params';
@@ -27,9 +28,11 @@ export interface SearchPlan {
   includes: Include[];
 }
 
-export function planSearch(resourceType: string, params: Record<string, string | string[]>): SearchPlan {
+/** With a `scope`, only what it may see matches: the page, the total and paging alike. */
+export function planSearch(resourceType: string, params: Record<string, string | string[]>, scope?: AccessScope): SearchPlan {
   const table = searchTable(resourceType);
   const where: Condition[] = table.base(resourceType);
+  if (scope) where.push(accessCondition(resourceType, scope));
   let count = 20;
   let offset = 0;
   let order = 'r.last_updated DESC, r.id';
