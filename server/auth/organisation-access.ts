@@ -205,7 +205,8 @@ export function organisationWriteAccess(
  * the new version itself, as the requester of a handoff Task does. Otherwise
  * a client could plant records in another organisation's caseload and
  * subscription feed; moving a family to another organisation is a handoff
- * (a Task the receiving organisation accepts), not a write.
+ * (a Task the receiving organisation accepts), not a write. The writer's own
+ * parent organisation counts as its own here.
  */
 export function moveProblem(
   auth: Pick<ForlopAuthContext, 'organisation' | 'role'>,
@@ -215,7 +216,10 @@ export function moveProblem(
   if (!change.after || participationRule(change.after.resourceType as string)?.shared) return undefined;
   const before = change.before ? participatingOrganisations(change.before, context) : new Set<string>();
   const after = participatingOrganisations(change.after, context);
-  const added = [...after].filter((org) => !before.has(org) && !actsFor(auth, org, context.parentOf));
+  // The writer's own parent organisation (its municipality) is no other organisation: a helsestasjon
+  // enrols a family in its municipality's EpisodeOfCare.
+  const own = (org: string) => actsFor(auth, org, context.parentOf) !== undefined || org === auth.organisation.parent?.reference;
+  const added = [...after].filter((org) => !before.has(org) && !own(org));
   if (added.length === 0 || [...after].some((org) => actsFor(auth, org, context.parentOf))) return undefined;
   return `This write would give the ${change.after.resourceType as string} to ${added.join(', ')} without ${auth.organisation.reference ?? auth.organisation.orgnr} taking part in it any more; a write must leave the resource in the writer's reach. Hand a family over with a Task the receiving organisation accepts.`;
 }
