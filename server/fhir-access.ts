@@ -13,6 +13,7 @@ import type { FhirStore } from '../fhir/store';
 import { describeAudit } from './audit';
 import { FAMILY_MEMBERSHIP_TYPES, familyMembers, familyParticipants, filterAccessible, organisationAccess, organisationWriteAccess, otherOrganisations, type AccessContext } from './auth';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome';
+import type { OrganisationHierarchy } from './auth/organisation-hierarchy';
 
 /** The membership resources that point at a family member (the Patient itself is the other). */
 const FAMILY_LINKS = [
@@ -57,8 +58,14 @@ class FamilyCache {
   constructor(
     private readonly store: FhirStore,
     readonly organisationsByOrgnr: Record<string, string>,
+    private readonly hierarchy?: OrganisationHierarchy,
     private readonly maxEntries = 10_000,
   ) {}
+
+  /** Organization.partOf, for a coordinator (whose organisation spans its units); others need none. */
+  async parentOf(auth: NonNullable<Request['forlop']>): Promise<AccessContext['parentOf']> {
+    return auth.role === 'coordinator' ? this.hierarchy?.current() : undefined;
+  }
 
   /** A mark to pass to organisations(): a request takes one when it starts. */
   mark(): number {
@@ -96,8 +103,8 @@ class FamilyCache {
 }
 
 /** Organisation-level access over one store: the read filter and the write check, sharing one family cache. */
-export function organisationAccessChecks(store: FhirStore, organisationsByOrgnr: Record<string, string>) {
-  const families = new FamilyCache(store, organisationsByOrgnr);
+export function organisationAccessChecks(store: FhirStore, organisationsByOrgnr: Record<string, string>, hierarchy?: OrganisationHierarchy) {
+  const families = new FamilyCache(store, organisationsByOrgnr, hierarchy);
   return { readFilter: readFilter(families), writeCheck: writeCheck(families) };
 }
 
@@ -108,9 +115,9 @@ export function organisationAccessChecks(store: FhirStore, organisationsByOrgnr:
  * organisations than the caller's (a Task's owner, a CarePlan's care team), those
  * organisations, so the AuditEvent carries the legal basis for disclosing their data.
  */
-function recordDisclosure(res: Response, auth: NonNullable<Request['forlop']>, resources: Resource[], organisationsByOrgnr: Record<string, string>): void {
+function recordDisclosure(res: Response, auth: NonNullable<Request['forlop']>, resources: Resource[], organisationsByOrgnr: Record<string, string>, parentOf?: AccessContext['parentOf']): void {
   if (resources.length === 0) return;
-  const organisations = new Set(resources.flatMap((r) => otherOrganisations(auth, r as never, { organisationsByOrgnr })));
+  const organisations = new Set(resources.flatMap((r) => otherOrganisations(auth, r as never, { organisationsByOrgnr, parentOf })));
   describeAudit(res, {
     entities: [...resources.map((r) => `${r.resourceType}/${r.id}`), ...resources.flatMap((r) => familyMembers(r as never))],
     ...(organisations.size > 0 ? { crossOrganisation: { organisations: [...organisations] } } : {}),
@@ -118,17 +125,17 @@ function recordDisclosure(res: Response, auth: NonNullable<Request['forlop']>, r
 }
 
 /** The resources the caller may see: those it takes part in directly, then those it takes part in through their family. */
-async function visibleTo(auth: NonNullable<Request['forlop']>, familyCache: FamilyCache, mark: number, resources: Resource[]): Promise<Resource[]> {
+async function visibleTo(auth: NonNullable<Request['forlop']>, familyCache: FamilyCache, mark: number, resources: Resource[], parentOf: AccessContext['parentOf']): Promise<Resource[]> {
   const { organisationsByOrgnr } = familyCache;
   if (resources.length === 0) return resources;
   // Taking part in a resource directly needs no lookup; the family only ever adds access,
   // so the families are loaded (once, together) only for the resources that are not yet allowed.
-  const direct = new Set(filterAccessible(auth, resources as never[], { organisationsByOrgnr }).allowed as Resource[]);
+  const direct = new Set(filterAccessible(auth, resources as never[], { organisationsByOrgnr, parentOf }).allowed as Resource[]);
   const pending = resources.filter((r) => !direct.has(r));
   const members = pending.flatMap((r) => familyMembers(r as never));
   if (members.length === 0) return [...direct];
   const families = await familyCache.organisations(members, mark);
-  const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
+  const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr, parentOf };
   const viaFamily = new Set(filterAccessible(auth, pending as never[], context).allowed as Resource[]);
   return resources.filter((r) => direct.has(r) || viaFamily.has(r));
 }
@@ -140,8 +147,9 @@ function readFilter(familyCache: FamilyCache) {
     if (!auth) return undefined;
     const mark = familyCache.mark();
     return async (resources: Resource[]): Promise<Resource[]> => {
-      const visible = await visibleTo(auth, familyCache, mark, resources);
-      if (res) recordDisclosure(res, auth, visible, familyCache.organisationsByOrgnr);
+      const parentOf = await familyCache.parentOf(auth);
+      const visible = await visibleTo(auth, familyCache, mark, resources, parentOf);
+      if (res) recordDisclosure(res, auth, visible, familyCache.organisationsByOrgnr, parentOf);
       return visible;
     };
   };
@@ -161,7 +169,7 @@ function writeCheck(familyCache: FamilyCache) {
       const members = new Set([change.before, change.after].flatMap((r) => (r ? familyMembers(r as never) : [])));
       if (res && members.size > 0) describeAudit(res, { entities: [...members] });
       const families = await familyCache.organisations([...members], mark);
-      const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
+      const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr, parentOf: await familyCache.parentOf(auth) };
       const decision = organisationWriteAccess(auth, change as never, context);
       if (!decision.allowed) throw new OperationOutcomeError(forbidden(decision.reason), 403);
       // A client cannot join a family by writing itself into it: a family that

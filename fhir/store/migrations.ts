@@ -3,6 +3,7 @@
  * start-up in order; a database newer than this code refuses to start.
  */
 import type { Db, Queryable } from './db';
+import { FAILED_EVENT_MIGRATION } from './failed-event-table';
 
 /** SQL statements separated by ";", or steps that need to look at the database first. */
 type Migration = string | ((tx: Queryable) => Promise<void>);
@@ -83,6 +84,10 @@ const MIGRATIONS: Migration[] = [
     if (!rows[0]?.lz4) return;
     for (const table of ['audit_event', 'resource', 'resource_history']) await tx.query(`ALTER TABLE fhir.${table} ALTER COLUMN content SET COMPRESSION lz4`);
   },
+  // 8: changes the event router could never deliver (events/failed-events.ts): kept with the
+  // error until an operator retries (after fixing the data) or dismisses them, so one bad write
+  // neither stops every family's events nor vanishes. One row per reader and change.
+  FAILED_EVENT_MIGRATION,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
