@@ -20,6 +20,7 @@ su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname = 'forlop_
 su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname = 'forlop_stack_test'\" | grep -q 1 || createdb -O forlop forlop_stack_test"
 su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname = 'forlop_recovery_test'\" | grep -q 1 || createdb -O forlop forlop_recovery_test"
 su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname = 'forlop_access_test'\" | grep -q 1 || createdb -O forlop forlop_access_test"
+su postgres -c "psql -q -tc \"SELECT 1 FROM pg_database WHERE datname = 'forlop_router_test'\" | grep -q 1 || createdb -O forlop forlop_router_test"
 export FORLOP_TEST_DATABASE_URL="postgres://forlop:forlop@127.0.0.1:5432/forlop_test"
 # A database of its own for the test that runs forlop serve and forlop worker as separate processes.
 export FORLOP_TEST_STACK_DATABASE_URL="postgres://forlop:forlop@127.0.0.1:5432/forlop_stack_test"
@@ -27,4 +28,6 @@ export FORLOP_TEST_STACK_DATABASE_URL="postgres://forlop:forlop@127.0.0.1:5432/f
 export FORLOP_TEST_RECOVERY_DATABASE_URL="postgres://forlop:forlop@127.0.0.1:5432/forlop_recovery_test"
 # And one for the FHIR API's family-cache tests (test/security/fhir-api), beside the store's own.
 export FORLOP_TEST_ACCESS_DATABASE_URL="postgres://forlop:forlop@127.0.0.1:5432/forlop_access_test"
+# And one for the event router's concurrent-writers test (test/events/feed-gaps).
+export FORLOP_TEST_ROUTER_DATABASE_URL="postgres://forlop:forlop@127.0.0.1:5432/forlop_router_test"
 echo "== PostgreSQL $version on 127.0.0.1:5432 (FORLOP_TEST_DATABASE_URL set)"

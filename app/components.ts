@@ -14,7 +14,8 @@ import { EventRouter } from '../events/router';
 import { RemoteFhirRepository } from '../fhir/client/remote-repository';
 import { createSubscriptionActivities } from '../subscriptions/delivery-activities';
 import { SubscriptionNotifier } from '../subscriptions/notifier';
-import { FhirStore, openPglite, openPostgres } from '../fhir/store';
+import { FhirStore, openPglite, openPostgres, type Db } from '../fhir/store';
+import { FailedEvents } from '../events/failed-events';
 import { loadDefinitionsDirectory } from '../pathways/definitions-directory';
 import { PublishedDefinitions } from '../pathways/published-definitions';
 import { DefinitionRegistry } from '../pathways/registry';
@@ -24,6 +25,8 @@ import { startEmbeddedTemporal } from '../temporal/embedded';
 import { createForlopWorker } from '../temporal/worker';
 import type { Config, ExternalFhirSettings } from './config';
 import { DEV_ORGANISATIONS, startDevIdp } from './dev-idp';
+import { devDirectory, loadDevDirectory } from './dev-directory';
+import { developmentSigningKey } from './dev-idp-key';
 import { developmentPayloadKeys } from './dev-payload-key';
 import { buildHttpApp } from './http';
 import { openTemporalStorage } from './temporal-storage';
@@ -52,16 +55,18 @@ export async function embeddedTemporal({ config, log, stops }: Running): Promise
   log.info({ temporalAddress: temporal.address, namespace: settings.namespace, storage: storage ? (config.database.url ? 'postgresql' : 'pglite') : 'memory' }, 'embedded Temporal server listening');
 }
 
-export async function fhirStore({ config, stops }: Running): Promise<FhirStore> {
-  let store: FhirStore;
+/** The FHIR store, and on the same database the event router's failed events. */
+export async function fhirStore({ config, stops }: Running): Promise<{ store: FhirStore; failed: FailedEvents }> {
+  let db: Db;
   if (config.database.url) {
-    store = await FhirStore.open(await openPostgres(config.database.url));
+    db = await openPostgres(config.database.url);
   } else {
     mkdirSync(config.database.dataDir, { recursive: true });
-    store = await FhirStore.open(await openPglite(config.database.dataDir));
+    db = await openPglite(config.database.dataDir);
   }
+  const store = await FhirStore.open(db);
   stops.push(() => store.close());
-  return store;
+  return { store, failed: new FailedEvents(db) };
 }
 
 /** Payload keys: configured, or in development one kept in the data directory. */
@@ -70,23 +75,29 @@ export function payloadKeys(config: Config): PayloadEncryptionConfig {
 }
 
 /** The HTTP API: authentication (the dev IdP in development), scopes, organisation access, audit. */
-export async function httpServer(running: Running, store: FhirStore, definitions: PublishedDefinitions): Promise<void> {
+export async function httpServer(running: Running, store: FhirStore, definitions: PublishedDefinitions, failed: FailedEvents): Promise<void> {
   const { config, log, stops } = running;
   let issuer = config.auth.issuer;
   let organisations: Record<string, string> = {};
   if (config.auth.kind === 'dev-idp') {
-    const idp = await startDevIdp({ port: config.auth.devIdpPort });
+    const idp = await startDevIdp({ port: config.auth.devIdpPort, signingKey: await developmentSigningKey(config.dataDir) });
     stops.push(() => idp.stop());
     issuer = idp.issuer;
     organisations = { ...DEV_ORGANISATIONS };
     log.info({ issuer: idp.issuer, clients: Object.keys(idp.clients) }, 'development OIDC provider running (demo clients; never use in production)');
+  }
+  if (config.mode === 'development') {
+    const written = await loadDevDirectory(store);
+    log.info({ organisations: devDirectory().map((o) => `Organization/${o.id}`), written }, 'development organisation directory loaded (GET /fhir/Organization)');
   }
   if (config.auth.kind === 'disabled') log.warn('AUTHENTICATION IS DISABLED (FORLOP_AUTH=disabled): every API call is anonymous. Never run like this with real data.');
   const temporal = await connectClient(config.temporal, createDataConverter(payloadKeys(config)));
   stops.push(() => temporal.connection.close());
   const app = await buildHttpApp({
     store,
+    failed,
     temporal,
+    log,
     publicUrl: config.http.publicUrl,
     auth: config.auth.kind === 'disabled' ? undefined : { ...config.auth, issuer: issuer!, organisations },
     onAuditWriteError: (error) => log.error({ err: error }, 'an AuditEvent could not be written'),
@@ -171,9 +182,9 @@ function withFaults<T extends Record<string, unknown>>(config: Config, activitie
 }
 
 /** The event router (FHIR writes drive the workflows) and the subscription notifier (FHIR writes reach subscribers). */
-export async function eventRouter({ config, log, stops }: Running, store: FhirStore, definitions: PublishedDefinitions): Promise<void> {
+export async function eventRouter({ config, log, stops }: Running, store: FhirStore, definitions: PublishedDefinitions, failed: FailedEvents, registry: DefinitionRegistry): Promise<void> {
   const client = await connectClient(config.temporal, createDataConverter(payloadKeys(config)));
-  const router = new EventRouter({ store, client, taskQueue: config.temporal.taskQueue, plans: definitions.plans(), services: config.services, log: (msg, fields) => log.info(fields ?? {}, msg) });
+  const router = new EventRouter({ store, failed, client, taskQueue: config.temporal.taskQueue, plans: { ...definitions.plans(), canonicals: () => registry.canonicals() }, services: config.services, log: (msg, fields) => log.info(fields ?? {}, msg) });
   const notifier = new SubscriptionNotifier({ store, client, taskQueue: config.temporal.taskQueue, log: (msg, fields) => log.info(fields ?? {}, msg) });
   router.start();
   notifier.start();

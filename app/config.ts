@@ -13,6 +13,9 @@ import path from 'node:path';
 
 export type Mode = 'development' | 'production';
 
+/** The dev IdP's port when FORLOP_DEV_IDP_PORT is not set. */
+export const DEFAULT_DEV_IDP_PORT = 8090;
+
 export interface TemporalSettings {
   /** 'embedded' starts Forløp's own Temporal-compatible server in this process. */
   kind: 'embedded' | 'external';
@@ -205,7 +208,8 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     audience: str(env.OIDC_AUDIENCE) ?? 'forlop-api',
     jwksUri: str(env.OIDC_JWKS_URI),
     requireDpop: (str(env.OIDC_REQUIRE_DPOP) ?? (mode === 'production' ? 'true' : 'false')) === 'true',
-    devIdpPort: int('FORLOP_DEV_IDP_PORT', str(env.FORLOP_DEV_IDP_PORT), 0),
+    // Fixed by default, so the issuer (its URL) outlives a restart and tokens fetched before it still match.
+    devIdpPort: int('FORLOP_DEV_IDP_PORT', str(env.FORLOP_DEV_IDP_PORT), DEFAULT_DEV_IDP_PORT),
   };
   if (auth.kind === 'oidc' && !auth.issuer) problems.push('OIDC_ISSUER is required when FORLOP_AUTH=oidc (the issuer URL of HelseID or your OIDC provider)');
   if (auth.kind === 'dev-idp' && mode === 'production') problems.push('FORLOP_AUTH=dev-idp is for development only; set OIDC_ISSUER in production');

@@ -118,8 +118,14 @@ export interface DemoClient {
 }
 
 export interface DevIdpOptions {
-  /** Port on 127.0.0.1; 0 (default) picks a free one. */
+  /** Port on 127.0.0.1; 0 (default) picks a free one. `forlop start` fixes it (FORLOP_DEV_IDP_PORT, default 8090), so the issuer is the same after a restart. */
   port?: number;
+  /**
+   * The private JWK (ES256, with kid) the provider signs tokens with; default a new one. `forlop start`
+   * keeps one in the data directory (app/dev-idp-key.ts), so tokens issued before a restart stay valid
+   * until they expire, and then fail saying so, rather than for an unknown key.
+   */
+  signingKey?: JWK;
   /** Path the provider is mounted at, e.g. "/oidc"; default none. */
   issuerPath?: string;
   /** Access token lifetime in seconds; default 300 (HelseID's default is similar). */
@@ -214,13 +220,18 @@ async function demoClientKeys(spec: DemoClientSpec) {
   return { privateKey, privateJwk, publicJwk };
 }
 
+/** A new ES256 signing key for the dev IdP, as a private JWK with its kid. */
+export async function newDevIdpSigningKey(): Promise<JWK> {
+  const signing = await generateKeyPair('ES256', { extractable: true });
+  return { ...(await exportJWK(signing.privateKey)), kid: `dev-idp-${randomBytes(4).toString('hex')}`, alg: 'ES256', use: 'sig' };
+}
+
 export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> {
   const mount = (options.issuerPath ?? '').replace(/\/+$/, '');
   if (mount && !mount.startsWith('/')) throw new TypeError(`issuerPath must start with "/", got "${options.issuerPath}".`);
   const secretFor = options.clientSecret ?? ((id: string) => `dev-secret-${id}`);
 
-  const signing = await generateKeyPair('ES256', { extractable: true });
-  const signingJwk = { ...(await exportJWK(signing.privateKey)), kid: `dev-idp-${randomBytes(4).toString('hex')}`, alg: 'ES256', use: 'sig' };
+  const signingJwk = options.signingKey ?? (await newDevIdpSigningKey());
 
   const clients: Record<string, DemoClient> = {};
   const specByClientId = new Map<string, DemoClientSpec>();

@@ -1,39 +1,54 @@
 /**
  * The HTTP server's composition: the FHIR API and the coordinator API
  * behind the audit trail, authentication (bearer or DPoP tokens from the
- * configured issuer) and scope checks. Used by `forlop start` and by the end-to-end tests, so both
+ * configured issuer) and scope checks, one log line per request, and the
+ * write-time checks (organisation access, enrolments the event router can
+ * deliver). Used by `forlop start` and by the end-to-end tests, so both
  * run the same stack.
  */
-import type express from 'express';
+import express from 'express';
 import type { Client } from '@temporalio/client';
+import type { Resource } from '@medplum/fhirtypes';
+import type { Logger } from 'pino';
+import { enrolmentWriteCheck } from '../events/enrolment-check';
+import type { FailedEvents } from '../events/failed-events';
 import type { FhirStore } from '../fhir/store';
+import { DefinitionRegistry } from '../pathways/registry';
 import { createApp } from '../server/app';
 import { auditTrail, groupCommit } from '../server/audit';
 import { authenticate, resolveAuthenticateOptions } from '../server/auth';
 import { fhirScopes, readScope } from '../server/fhir-authorization';
 import { organisationAccessChecks } from '../server/fhir-access';
+import { OrganisationHierarchy } from '../server/auth/organisation-hierarchy';
 import { coordinatorApi } from '../server/coordinator/api';
 import { definitionWriteAccess } from '../server/definition-writes';
-import { DefinitionRegistry } from '../pathways/registry';
+import { failedEventsApi } from '../server/coordinator/failed-events';
 import { temporalFamilyReader } from './coordinator-reader';
 import type { AuthSettings } from './config';
+import { logRequests } from './logging';
 
 export interface HttpStackOptions {
   store: FhirStore;
+  /** The event router's failed events, for GET /api/failed-events; without it that route is absent. */
+  failed?: FailedEvents;
   publicUrl: string;
   /** undefined: authentication disabled (only with the explicit flag; see config). */
   auth?: Pick<AuthSettings, 'audience' | 'jwksUri' | 'requireDpop'> & { issuer: string; organisations: Record<string, string> };
   onAuditWriteError?: (error: unknown) => void;
-  /** A Temporal client for the coordinator API's workflow queries; without it there is no /api. */
+  /** A Temporal client for the coordinator API's workflow queries; without it there is no /api/families. */
   temporal?: Client;
   /** Today in Oslo for the coordinator API's "days left"; default the clock (tests on a time-skipping server pass its day). */
   today?: () => string;
-  /** The definitions known now, for the check of published PlanDefinitions; default the built-in ones. */
+  /** The definitions known now, for the check of published PlanDefinitions and of enrolments' pathway codes; default the built-in ones. */
   definitions?: () => DefinitionRegistry;
+  /** One info line per request (method, path without query values, status, time, request id); none without it. */
+  log?: Logger;
 }
 
 let builtIn: DefinitionRegistry | undefined;
 const builtInDefinitions = () => (builtIn ??= DefinitionRegistry.builtIn());
+
+type WriteCheck = (change: { before?: Resource; after?: Resource }) => Promise<void>;
 
 export async function buildHttpApp(options: HttpStackOptions): Promise<express.Express> {
   const { store } = options;
@@ -46,18 +61,37 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
   if (options.auth) {
     fhirMiddleware.push(authenticate(await resolveAuthenticateOptions(options.auth, { organisations: options.auth.organisations, publicBaseUrl: options.publicUrl })));
   }
-  const access = options.auth ? organisationAccessChecks(store, options.auth.organisations) : undefined;
+  const access = options.auth ? organisationAccessChecks(store, options.auth.organisations, new OrganisationHierarchy(store)) : undefined;
   const visibility = access?.readFilter;
-  return createApp({
+  // Enrolments are checked before organisation access: a bad pathway code is the writer's to fix whoever it is.
+  const definitions = options.definitions ?? builtInDefinitions;
+  // Definitions (PlanDefinition, ActivityDefinition) by the operator's grant and the pathway checks; everything else by organisation.
+  const byKind = definitionWriteAccess(definitions, access?.writeCheck);
+  const writeAccess = (req: express.Request, res?: express.Response): WriteCheck => {
+    const others = byKind(req, res);
+    return async (change) => {
+      enrolmentWriteCheck(definitions())(change);
+      await others?.(change);
+    };
+  };
+  const api = express.Router();
+  if (options.temporal) api.use(coordinatorApi({ store, families: temporalFamilyReader(options.temporal), visibility, today: options.today }));
+  if (options.failed) api.use(failedEventsApi({ failed: options.failed, visibility }));
+  const app = createApp({
     store,
     publicUrl: options.publicUrl,
     fhirMiddleware,
     authorize: options.auth ? [fhirScopes()] : [],
     visibility,
-    // Definitions (PlanDefinition, ActivityDefinition) by the operator's grant and the pathway checks; everything else by organisation.
-    writeAccess: definitionWriteAccess(options.definitions ?? builtInDefinitions, access?.writeCheck),
+    writeAccess,
     searchScope: access?.searchScope,
     readScope: options.auth ? readScope : undefined,
-    coordinatorApi: options.temporal ? coordinatorApi({ store, families: temporalFamilyReader(options.temporal), visibility, today: options.today }) : undefined,
+    coordinatorApi: options.temporal || options.failed ? api : undefined,
   });
+  if (!options.log) return app;
+  const outer = express();
+  outer.disable('x-powered-by');
+  outer.use(logRequests(options.log));
+  outer.use(app);
+  return outer;
 }

@@ -13,9 +13,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
 import type { EpisodeOfCare, Patient, Resource } from '@medplum/fhirtypes';
 import { createPathwayActivities } from '../activities/pathway-effects';
 import { DUE_DATE_EXTENSION, PATHWAY_TYPE_SYSTEM } from '../events/map-resource';
+import { FailedEvents } from '../events/failed-events';
 import { EventRouter, familyIdOf } from '../events/router';
 import { FhirStore, openPglite } from '../fhir/store';
 import { osloDate, osloStartOfDay, type IsoDate } from '../pathways/calendar';
@@ -27,6 +29,7 @@ import { SubscriptionNotifier } from '../subscriptions/notifier';
 import { createTestEnvironment, type EmbeddedTestEnvironment } from '../temporal/embedded/test-env';
 import { createForlopWorker } from '../temporal/worker';
 import { DEV_SERVICE_ORGANISATIONS } from './config';
+import { loadDevDirectory } from './dev-directory';
 import { DEV_API_AUDIENCE, startDevIdp, type DevIdp } from './dev-idp';
 import { getToken } from './dev-idp-client';
 import { buildHttpApp } from './http';
@@ -44,6 +47,7 @@ export async function sleepUntilDay(env: TestWorkflowEnvironment, date: IsoDate)
 export interface InProcessStack {
   env: EmbeddedTestEnvironment;
   store: FhirStore;
+  failed: FailedEvents;
   idp: DevIdp;
   url: string;
   today(): string;
@@ -69,12 +73,17 @@ export interface InProcessStackOptions {
   follow?: boolean;
   /** A directory of the deployment's own definitions (FORLOP_PATHWAYS_DIR), beside the built-in ones. */
   pathwaysDir?: string;
+  /** The HTTP server's request log (one line per request), as `forlop start` writes it. */
+  log?: Logger;
 }
 
 export async function startInProcessStack(startDay: string, taskQueue: string, options: InProcessStackOptions = {}): Promise<InProcessStack> {
   const registry = options.pathwaysDir ? loadDefinitionsDirectory(options.pathwaysDir).registry : DefinitionRegistry.builtIn();
   const env = await createTestEnvironment(options.realTime ? { timeSkipping: false } : { startTime: morningOf(startDay) });
-  const store = await FhirStore.open(await openPglite());
+  const db = await openPglite();
+  const store = await FhirStore.open(db);
+  const failed = new FailedEvents(db);
+  await loadDevDirectory(store);
   // Definitions published over FHIR join the registry as `forlop start` takes them.
   const published = new PublishedDefinitions(store, registry);
   await published.start();
@@ -85,7 +94,7 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
     activities: { ...createPathwayActivities({ fhir: store, plans: published.plans() }), ...createSubscriptionActivities({ store }) },
   });
   const running = worker.run();
-  const router = new EventRouter({ store, client: env.client, taskQueue, plans: published.plans(), services: DEV_SERVICE_ORGANISATIONS, today: () => today });
+  const router = new EventRouter({ store, failed, client: env.client, taskQueue, plans: { ...published.plans(), canonicals: () => registry.canonicals() }, services: DEV_SERVICE_ORGANISATIONS, today: () => today });
   const notifier = new SubscriptionNotifier({ store, client: env.client, taskQueue });
   if (options.follow) {
     router.start();
@@ -97,10 +106,12 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const app = await buildHttpApp({
     store,
+    failed,
     publicUrl: url,
     temporal: env.client,
     today: () => today,
     definitions: () => registry,
+    log: options.log,
     auth: { issuer: idp.issuer, audience: DEV_API_AUDIENCE, jwksUri: idp.jwksUri, requireDpop: false, organisations: idp.organisations },
   });
   server.on('request', app);
@@ -117,6 +128,7 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
   return {
     env,
     store,
+    failed,
     idp,
     url,
     today: () => today,

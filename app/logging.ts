@@ -14,6 +14,7 @@
  * A name inside free text cannot be recognised by pattern: never put names
  * (or resource content) into message strings or error messages.
  */
+import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import pino, { type DestinationStream, type Logger } from 'pino';
@@ -91,20 +92,31 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   );
 }
 
+/** A caller's X-Request-Id is kept when it is a plain token; otherwise the server makes one. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
 /**
- * Express middleware logging one line per request: method, path without the
- * query string (search parameters may hold identifiers), status, duration,
- * and the client and organisation when authenticated.
+ * Express middleware logging one line per request at info: method, path
+ * without query values (search parameters may hold identifiers; their names
+ * are kept), status, duration, the request id (X-Request-Id, also sent back),
+ * and the client and organisation when authenticated. Never a body or a header value.
  */
 export function logRequests(logger: Logger): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
+    const given = req.get('x-request-id');
+    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', requestId);
     res.on('close', () => {
       const auth = req.forlop;
+      const [path, query] = req.originalUrl.split('?');
+      const params = query ? [...new Set([...new URLSearchParams(query).keys()])] : [];
       logger.info(
         {
+          requestId,
           method: req.method,
-          path: req.originalUrl.split('?')[0],
+          path,
+          ...(params.length ? { queryParams: params.join(',') } : {}),
           status: res.statusCode,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           client: auth?.clientId,

@@ -49,11 +49,11 @@ async function run(role: Role): Promise<number> {
   }
   try {
     if (role === 'start' && config.temporal.kind === 'embedded') await embeddedTemporal(running);
-    const store = await fhirStore(running);
+    const { store, failed } = await fhirStore(running);
     const published = await publishedDefinitions(running, store, definitions);
-    if (role !== 'worker') await httpServer(running, store, published);
+    if (role !== 'worker') await httpServer(running, store, published, failed);
     if (role !== 'serve') await pathwayWorker(running, store, published);
-    if (role !== 'worker') await eventRouter(running, store, published);
+    if (role !== 'worker') await eventRouter(running, store, published, failed, definitions);
   } catch (error) {
     running.log.error({ err: error }, 'start-up failed');
     await stopAll(running);

@@ -28,6 +28,8 @@ import { questionnaireUrl, scoreQuestionnaire } from './questionnaire-score';
 
 export const PATHWAY_TYPE_SYSTEM = 'https://forlop.no/fhir/CodeSystem/pathway';
 export const DUE_DATE_EXTENSION = 'https://forlop.no/fhir/StructureDefinition/estimated-due-date';
+/** The child's birth date, for a family enrolled after the birth (the plan is anchored on it instead of the due date). */
+export const BIRTH_DATE_EXTENSION = 'https://forlop.no/fhir/StructureDefinition/child-birth-date';
 export const INSTRUMENT_ITEM_SYSTEM = 'https://forlop.no/fhir/CodeSystem/instrument-item';
 /** Task.businessStatus codes for the steps of a treatment path: first-attendance and the definition's milestone ids. */
 export const HANDOFF_STEP_SYSTEM = 'https://forlop.no/fhir/CodeSystem/handoff-step';
@@ -58,6 +60,8 @@ export type Routed =
 export interface FamilyContext {
   familyId: string;
   plan: Plan;
+  /** The family's municipality (its EpisodeOfCare's managing organisation). */
+  organization?: string;
 }
 
 const day = (value: string | undefined, fallback: string) => (value ? (value.length === 10 ? value : osloDate(value)) : fallback);
@@ -96,6 +100,7 @@ function routeEpisode(e: EpisodeOfCare, today: string): Routed | undefined {
   }
   if (e.status !== 'active' || !e.managingOrganization?.reference) return undefined;
   const dueDate = e.extension?.find((x) => x.url === DUE_DATE_EXTENSION)?.valueDate;
+  const birth = e.extension?.find((x) => x.url === BIRTH_DATE_EXTENSION)?.valueDate;
   return {
     kind: 'enrol',
     episode: e.id,
@@ -105,6 +110,7 @@ function routeEpisode(e: EpisodeOfCare, today: string): Routed | undefined {
     ...(e.careManager?.reference ? { coordinator: e.careManager.reference } : {}),
     enrolment: day(e.period?.start, today),
     ...(dueDate ? { dueDate } : {}),
+    ...(birth ? { birth } : {}),
   };
 }
 

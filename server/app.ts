@@ -23,7 +23,7 @@ export interface AppOptions {
   /** Per request, the organisation-level write check; absent: every change. Given `res`, it names the family members a change is about in the request's AuditEvent. */
   writeAccess?: (req: express.Request, res?: express.Response) => ((change: { before?: Resource; after?: Resource }) => Promise<void>) | undefined;
   /** Per request, what the caller may see as the store's queries take it (searches, conditional matches); absent: everything. */
-  searchScope?: (req: express.Request) => AccessScope | undefined;
+  searchScope?: (req: express.Request) => Promise<AccessScope | undefined> | AccessScope | undefined;
   /** Per request, whether the caller's scopes let it read a type (for _include/_revinclude); absent: every type. */
   readScope?: (req: express.Request) => ((resourceType: string) => boolean) | undefined;
   /** Largest accepted request body; default 1 MB. */
@@ -56,8 +56,14 @@ export function createApp(options: AppOptions): express.Express {
   });
   router.use(express.json({ type: [FHIR_JSON, 'application/json', JSON_PATCH], limit: options.bodyLimit ?? '1mb', strict: true }));
   for (const mw of options.authorize ?? []) router.use(mw);
-  router.use((req, res, next) => {
+  router.use(async (req, res, next) => {
     const baseUrl = `${options.publicUrl ?? `${req.protocol}://${req.get('host')}`}/fhir`;
+    let scope: AccessScope | undefined;
+    try {
+      scope = await options.searchScope?.(req);
+    } catch (error) {
+      return next(error);
+    }
     const request: FhirRequest = {
       method: req.method,
       path: req.path,
@@ -67,7 +73,7 @@ export function createApp(options: AppOptions): express.Express {
       baseUrl,
       visible: options.visibility?.(req, res),
       writable: options.writeAccess?.(req, res),
-      scope: options.searchScope?.(req),
+      scope,
       mayRead: options.readScope?.(req),
     };
     handle(options.store, request).then((response) => {

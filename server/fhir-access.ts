@@ -16,6 +16,7 @@ const ORGNR_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.4.101';
 import { describeAudit } from './audit';
 import { FAMILY_MEMBERSHIP_TYPES, familyMembers, familyParticipants, filterAccessible, moveProblem, newPatientLinks, organisationAccess, organisationWriteAccess, otherOrganisations, type AccessContext } from './auth';
 import { forbidden, OperationOutcomeError } from '../fhir/outcome';
+import type { OrganisationHierarchy } from './auth/organisation-hierarchy';
 
 /** The membership resources that point at a family member (the Patient itself is the other). */
 const FAMILY_LINKS = [
@@ -60,8 +61,14 @@ class FamilyCache {
   constructor(
     private readonly store: FhirStore,
     readonly organisationsByOrgnr: Record<string, string>,
+    private readonly hierarchy?: OrganisationHierarchy,
     private readonly maxEntries = 10_000,
   ) {}
+
+  /** Organization.partOf, for a coordinator (whose organisation spans its units); others need none. */
+  async parentOf(auth: NonNullable<Request['forlop']>): Promise<AccessContext['parentOf']> {
+    return auth.role === 'coordinator' ? this.hierarchy?.current() : undefined;
+  }
 
   /** A mark to pass to organisations(): a request takes one when it starts. */
   mark(): number {
@@ -99,24 +106,27 @@ class FamilyCache {
 }
 
 /** Organisation-level access over one store: the read filter and the write check, sharing one family cache, and the store's search scope. */
-export function organisationAccessChecks(store: FhirStore, organisationsByOrgnr: Record<string, string>) {
-  const families = new FamilyCache(store, organisationsByOrgnr);
-  return { readFilter: readFilter(families), writeCheck: writeCheck(families), searchScope: searchScope(organisationsByOrgnr) };
+export function organisationAccessChecks(store: FhirStore, organisationsByOrgnr: Record<string, string>, hierarchy?: OrganisationHierarchy) {
+  const families = new FamilyCache(store, organisationsByOrgnr, hierarchy);
+  return { readFilter: readFilter(families), writeCheck: writeCheck(families), searchScope: searchScope(organisationsByOrgnr, hierarchy) };
 }
 
 /**
  * The caller as the store's queries see it (fhir/store/access.ts): its organisation's
- * reference and every way a resource may name it by organisation number. A coordinator's
- * units (Organization.partOf) are to be added here with the hierarchy.
+ * reference and every way a resource may name it by organisation number, and for a
+ * coordinator, the same for each of its organisation's units (Organization.partOf), as
+ * the read filter's actsFor counts them.
  */
-function searchScope(organisationsByOrgnr: Record<string, string>) {
-  return (req: Request): AccessScope | undefined => {
+function searchScope(organisationsByOrgnr: Record<string, string>, hierarchy?: OrganisationHierarchy) {
+  return async (req: Request): Promise<AccessScope | undefined> => {
     const auth = req.forlop;
     if (!auth) return undefined;
     const reference = auth.organisation.reference;
     if (!reference) return { organisations: [] };
-    const orgnrs = Object.entries(organisationsByOrgnr).filter(([, ref]) => ref === reference).map(([orgnr]) => orgnr);
-    return { organisations: [reference, ...new Set([auth.organisation.orgnr, ...orgnrs])].map((o, i) => (i === 0 ? o : `Organization?identifier=${ORGNR_SYSTEM}|${o}`)) };
+    const units = auth.role === 'coordinator' && hierarchy ? await hierarchy.unitsOf(reference) : [];
+    const references = [reference, ...units];
+    const orgnrs = Object.entries(organisationsByOrgnr).filter(([, ref]) => references.includes(ref)).map(([orgnr]) => orgnr);
+    return { organisations: [...references, ...[...new Set([auth.organisation.orgnr, ...orgnrs])].map((o) => `Organization?identifier=${ORGNR_SYSTEM}|${o}`)] };
   };
 }
 
@@ -127,9 +137,9 @@ function searchScope(organisationsByOrgnr: Record<string, string>) {
  * organisations than the caller's (a Task's owner, a CarePlan's care team), those
  * organisations, so the AuditEvent carries the legal basis for disclosing their data.
  */
-function recordDisclosure(res: Response, auth: NonNullable<Request['forlop']>, resources: Resource[], organisationsByOrgnr: Record<string, string>): void {
+function recordDisclosure(res: Response, auth: NonNullable<Request['forlop']>, resources: Resource[], organisationsByOrgnr: Record<string, string>, parentOf?: AccessContext['parentOf']): void {
   if (resources.length === 0) return;
-  const organisations = new Set(resources.flatMap((r) => otherOrganisations(auth, r as never, { organisationsByOrgnr })));
+  const organisations = new Set(resources.flatMap((r) => otherOrganisations(auth, r as never, { organisationsByOrgnr, parentOf })));
   describeAudit(res, {
     entities: [...resources.map((r) => `${r.resourceType}/${r.id}`), ...resources.flatMap((r) => familyMembers(r as never))],
     ...(organisations.size > 0 ? { crossOrganisation: { organisations: [...organisations] } } : {}),
@@ -137,17 +147,17 @@ function recordDisclosure(res: Response, auth: NonNullable<Request['forlop']>, r
 }
 
 /** The resources the caller may see: those it takes part in directly, then those it takes part in through their family. */
-async function visibleTo(auth: NonNullable<Request['forlop']>, familyCache: FamilyCache, mark: number, resources: Resource[]): Promise<Resource[]> {
+async function visibleTo(auth: NonNullable<Request['forlop']>, familyCache: FamilyCache, mark: number, resources: Resource[], parentOf: AccessContext['parentOf']): Promise<Resource[]> {
   const { organisationsByOrgnr } = familyCache;
   if (resources.length === 0) return resources;
   // Taking part in a resource directly needs no lookup; the family only ever adds access,
   // so the families are loaded (once, together) only for the resources that are not yet allowed.
-  const direct = new Set(filterAccessible(auth, resources as never[], { organisationsByOrgnr }).allowed as Resource[]);
+  const direct = new Set(filterAccessible(auth, resources as never[], { organisationsByOrgnr, parentOf }).allowed as Resource[]);
   const pending = resources.filter((r) => !direct.has(r));
   const members = pending.flatMap((r) => familyMembers(r as never));
   if (members.length === 0) return [...direct];
   const families = await familyCache.organisations(members, mark);
-  const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
+  const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr, parentOf };
   const viaFamily = new Set(filterAccessible(auth, pending as never[], context).allowed as Resource[]);
   return resources.filter((r) => direct.has(r) || viaFamily.has(r));
 }
@@ -159,8 +169,9 @@ function readFilter(familyCache: FamilyCache) {
     if (!auth) return undefined;
     const mark = familyCache.mark();
     return async (resources: Resource[]): Promise<Resource[]> => {
-      const visible = await visibleTo(auth, familyCache, mark, resources);
-      if (res) recordDisclosure(res, auth, visible, familyCache.organisationsByOrgnr);
+      const parentOf = await familyCache.parentOf(auth);
+      const visible = await visibleTo(auth, familyCache, mark, resources, parentOf);
+      if (res) recordDisclosure(res, auth, visible, familyCache.organisationsByOrgnr, parentOf);
       return visible;
     };
   };
@@ -181,7 +192,7 @@ function writeCheck(familyCache: FamilyCache) {
       if (res && members.size > 0) describeAudit(res, { entities: [...members] });
       const linked = newPatientLinks(change as never);
       const families = await familyCache.organisations([...members, ...linked], mark);
-      const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr };
+      const context: AccessContext = { familyOrganisations: (patient) => families.get(patient) ?? [], organisationsByOrgnr, parentOf: await familyCache.parentOf(auth) };
       const decision = organisationWriteAccess(auth, change as never, context);
       if (!decision.allowed) throw new OperationOutcomeError(forbidden(decision.reason), 403);
       const move = moveProblem(auth, change as never, context);

@@ -6,6 +6,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { participatingOrganisations } from '../../server/auth/organisation-access';
 import { accessRows } from './access';
 import type { Db, Queryable } from './db';
+import { FAILED_EVENT_MIGRATION } from './failed-event-table';
 
 /** SQL statements separated by ";", or steps that need to look at the database first. */
 type Migration = string | ((tx: Queryable) => Promise<void>);
@@ -110,6 +111,10 @@ const MIGRATIONS: Migration[] = [
       await tx.query('UPDATE fhir.audit_event SET organisations = $2 WHERE id = $1', [id, [...participatingOrganisations(content as never)]]);
     }
   },
+  // 9: changes the event router could never deliver (events/failed-events.ts): kept with the
+  // error until an operator retries (after fixing the data) or dismisses them, so one bad write
+  // neither stops every family's events nor vanishes. One row per reader and change.
+  FAILED_EVENT_MIGRATION,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

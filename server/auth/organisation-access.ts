@@ -125,11 +125,20 @@ export const FAMILY_MEMBERSHIP_TYPES: ReadonlySet<string> = new Set(['Patient', 
  * ignored). The store computes this per family and passes it as
  * `familyOrganisations`.
  */
+/**
+ * A CareTeam's participants whose participation has ended (period.end set, as at discharge:
+ * events/care-team.ts) no longer make their organisations members of the family.
+ */
+function current(resource: Json): Json {
+  if (resource.resourceType !== 'CareTeam' || !Array.isArray(resource.participant)) return resource;
+  return { ...resource, participant: (resource.participant as Json[]).filter((p) => !(p.period as { end?: string } | undefined)?.end) };
+}
+
 export function familyParticipants(familyResources: Iterable<Json>, context: Pick<AccessContext, 'organisationsByOrgnr'> = {}): Set<string> {
   const result = new Set<string>();
   for (const resource of familyResources) {
     if (!FAMILY_MEMBERSHIP_TYPES.has(resource.resourceType as string)) continue;
-    for (const org of participatingOrganisations(resource, context)) result.add(org);
+    for (const org of participatingOrganisations(current(resource), context)) result.add(org);
   }
   return result;
 }

@@ -17,7 +17,8 @@
  * Errors are OperationOutcomes, as on the FHIR API.
  */
 import express, { type Request, type Response } from 'express';
-import type { CarePlan, Resource } from '@medplum/fhirtypes';
+import type { CarePlan, Communication, Resource } from '@medplum/fhirtypes';
+import { TIMELINE_NOTICE_CATEGORIES } from '../../events/coordinator-notices';
 import { FORLOP_SYSTEMS } from '../../fhir/builders/pathway';
 import { badRequest, notFound, OperationOutcomeError } from '../../fhir/outcome';
 import type { FhirStore } from '../../fhir/store';
@@ -89,7 +90,12 @@ export interface StepSummary {
   nextSession?: string;
 }
 
+/** A timeline entry: the workflow's, or a notice about the event path (its Communication and kind: failed-event, unmatched-referral). */
+export type TimelineItem = TimelineEntry & { notice?: string; kind?: string };
+
 const MAX_PAGE = 200;
+/** The Oslo day of a FHIR date or dateTime. */
+const osloDay = (value: string) => (value.length <= 10 ? value : new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Oslo' }).format(new Date(value)));
 const osloToday = () => new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Oslo' }).format(new Date());
 const daysBetween = (from: string, to: string) => Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
 
@@ -205,6 +211,31 @@ export function coordinatorApi(options: CoordinatorApiOptions): express.Router {
     return visible[0];
   }
 
+  /**
+   * The family's timeline: what its workflow holds, with Forløp's notices about the event path
+   * (a change that could not be delivered, a referral no handoff takes) from the FHIR store, in
+   * date order. A notice entry names its Communication and its kind.
+   */
+  async function timelineOf(plan: CarePlan, familyId: string): Promise<TimelineItem[] | undefined> {
+    const timeline = await families.timeline(familyId);
+    if (!timeline) return undefined;
+    const patient = plan.subject?.reference;
+    if (!patient) return timeline;
+    const category = TIMELINE_NOTICE_CATEGORIES.map((code) => `${FORLOP_SYSTEMS.communicationCategory}|${code}`).join(',');
+    const notices = (await store.search('Communication', { subject: patient, category, _count: '200' })).resources as Communication[];
+    const items: TimelineItem[] = [
+      ...timeline,
+      ...notices.map((c) => ({
+        on: osloDay(c.sent ?? c.meta?.lastUpdated ?? ''),
+        what: c.payload?.[0]?.contentString ?? '',
+        notice: `Communication/${c.id}`,
+        kind: c.category?.[0]?.coding?.find((x) => x.system === FORLOP_SYSTEMS.communicationCategory)?.code ?? 'notice',
+      })),
+    ];
+    // A stable sort: the workflow's own entries keep their order within a day.
+    return items.sort((a, b) => a.on.localeCompare(b.on));
+  }
+
   const route = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: express.NextFunction) => {
     handler(req, res).catch(next);
   };
@@ -254,7 +285,7 @@ export function coordinatorApi(options: CoordinatorApiOptions): express.Router {
       const view = await families.pathway(familyId);
       if (!view) throw new OperationOutcomeError(notFound(`Family ${familyId} has no pathway workflow`), 404);
       const on = today();
-      res.json({ today: on, ...(await summary(plan, view, on)), anchors: view.anchors, ...(view.closed ? { closed: view.closed } : {}), timeline: (await families.timeline(familyId)) ?? [] });
+      res.json({ today: on, ...(await summary(plan, view, on)), anchors: view.anchors, ...(view.closed ? { closed: view.closed } : {}), timeline: (await timelineOf(plan, familyId)) ?? [] });
     }),
   );
 
@@ -265,7 +296,7 @@ export function coordinatorApi(options: CoordinatorApiOptions): express.Router {
       const familyId = req.params.familyId as string;
       const plan = await visibleFamily(req, familyId);
       describeAudit(res, { interaction: 'read', entities: [`CarePlan/${plan.id}`] });
-      const timeline = await families.timeline(familyId);
+      const timeline = await timelineOf(plan, familyId);
       if (!timeline) throw new OperationOutcomeError(notFound(`Family ${familyId} has no pathway workflow`), 404);
       res.json({ familyId, timeline });
     }),

@@ -8,6 +8,7 @@
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import type { CarePlan, EpisodeOfCare, Patient } from '@medplum/fhirtypes';
 import { createPathwayActivities } from '../../activities/pathway-effects';
+import { FailedEvents } from '../../events/failed-events';
 import { EventRouter, familyIdOf } from '../../events/router';
 import { DUE_DATE_EXTENSION, INSTRUMENT_ITEM_SYSTEM, PATHWAY_TYPE_SYSTEM } from '../../events/map-resource';
 import { carePlanId } from '../../fhir/builders/pathway';
@@ -47,8 +48,9 @@ const route = () => router.runUntilCaughtUp();
 
 beforeAll(async () => {
   env = await createTestEnvironment({ startTime: morningOf('2026-11-03') });
-  store = await FhirStore.open(await openPglite());
-  router = new EventRouter({ store, client: env.client, taskQueue, plans: registry, today: () => today });
+  const db = await openPglite();
+  store = await FhirStore.open(db);
+  router = new EventRouter({ store, failed: new FailedEvents(db), client: env.client, taskQueue, plans: registry, today: () => today });
   await startWorker();
 });
 afterAll(async () => {

@@ -16,6 +16,7 @@ import type { EpisodeOfCare, Patient } from '@medplum/fhirtypes';
 import { createPathwayActivities } from '../../activities/pathway-effects';
 import { createLogger } from '../../app/logging';
 import { DUE_DATE_EXTENSION, INSTRUMENT_ITEM_SYSTEM, PATHWAY_TYPE_SYSTEM } from '../../events/map-resource';
+import { FailedEvents } from '../../events/failed-events';
 import { EventRouter } from '../../events/router';
 import { SYSTEMS } from '../../fhir/norwegian-identifiers';
 import { FhirStore, openPglite } from '../../fhir/store';
@@ -35,12 +36,13 @@ const BABY = { fnr: '41019000077', given: 'Sunniva' };
 it('leaves no fødselsnummer or name in workflow histories, ids, search attributes or logs', async () => {
   const dataConverter = createDataConverter({ keys: { k1: randomBytes(32).toString('base64') }, currentKeyId: 'k1' });
   const env = await createTestEnvironment({ startTime: morningOf('2026-11-03'), client: { dataConverter } });
-  const store = await FhirStore.open(await openPglite());
+  const db = await openPglite();
+  const store = await FhirStore.open(db);
   const lines: string[] = [];
   const log = createLogger({ level: 'debug', destination: new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) }) });
   const registry = DefinitionRegistry.builtIn();
   let today = '2026-11-03';
-  const router = new EventRouter({ store, client: env.client, taskQueue: 'pii', plans: registry, today: () => today, log: (msg, fields) => log.info(fields ?? {}, msg) });
+  const router = new EventRouter({ store, failed: new FailedEvents(db), client: env.client, taskQueue: 'pii', plans: registry, today: () => today, log: (msg, fields) => log.info(fields ?? {}, msg) });
   const worker = await createForlopWorker({ connection: env.nativeConnection, taskQueue: 'pii', activities: createPathwayActivities({ fhir: store, plans: registry }), dataConverter });
   const sleepUntil = async (date: string) => {
     today = await sleepUntilDay(env, date);

@@ -22,7 +22,8 @@ export interface ForlopProcess {
 }
 
 export function spawnForlop(args: string[], env: Record<string, string>): ForlopProcess {
-  const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'bin', 'forlop.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The dev IdP's port is fixed by default (8090); tests run side by side, so each takes a free one unless it names one.
+  const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'bin', 'forlop.js'), ...args], { env: { ...process.env, FORLOP_DEV_IDP_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
