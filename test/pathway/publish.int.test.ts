@@ -62,12 +62,8 @@ it('refuses a PlanDefinition whose definition fails the checks, with 422 and the
   expect(stored.resources).toEqual([]);
 });
 
-let early: { familyId: string };
-it('lets a family enrolled on a definition not published yet wait, not fail', async () => {
-  early = await stack.enrol(await stack.token('helsestasjon'), '2027-05-01', { pathway: 'https://example.kommune.no/pathways/helsestasjon|1.0.0' });
-  await stack.route();
-  // The router holds the enrolment (it retries on its next pass); no workflow yet, nothing failed.
-  await expect(stack.env.client.workflow.getHandle(`family-${early.familyId}`).describe()).rejects.toThrow(/not found/i);
+it('refuses an enrolment on a definition not published yet with 422 naming the code (issue #21: no silent background failure)', async () => {
+  await expect(stack.enrol(await stack.token('helsestasjon'), '2027-05-01', { pathway: 'https://example.kommune.no/pathways/helsestasjon|1.0.0' })).rejects.toThrow(/EpisodeOfCare was refused \(HTTP 422\)/);
 });
 
 it('publishes the variant and its ActivityDefinitions, and a family enrolled through the API runs on it', async () => {
@@ -99,6 +95,5 @@ it('publishes the variant and its ActivityDefinitions, and a family enrolled thr
     if (!carePlan) await new Promise((r) => setTimeout(r, 100));
   }
   expect(carePlan?.instantiatesCanonical).toEqual(['https://example.kommune.no/pathways/helsestasjon|1.0.0']);
-  // The family that waited for the definition runs on it now.
-  expect((await stack.env.client.workflow.getHandle(`family-${early.familyId}`).query(pathwayStateQuery)).canonical).toBe('https://example.kommune.no/pathways/helsestasjon|1.0.0');
+  expect((await handle.query(pathwayStateQuery)).canonical).toBe('https://example.kommune.no/pathways/helsestasjon|1.0.0');
 });
