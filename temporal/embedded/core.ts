@@ -42,10 +42,10 @@ export interface Machine {
   rearm?(exec: Execution): void;
   /** A run closes with `status`: drop this machine's pending work. `next` is the run that continues the chain. */
   close?(exec: Execution, status: number, outcome: Msg, next?: Execution): void;
-  /** Work of this machine outstanding on a running execution (time skipping waits for it). */
-  busy?(exec: Execution): boolean;
-  /** Work outstanding outside any one execution (queries). */
-  pending?(): boolean;
+  /** Pieces of this machine's work outstanding on a running execution: each holds a time-skipping lock. */
+  busy?(exec: Execution): number;
+  /** Pieces of work outstanding outside any one execution (queries). */
+  pending?(): number;
   /** The server stops. */
   stop?(): void;
 }
@@ -80,7 +80,7 @@ export class Core {
   private taskSeq = 1;
 
   constructor(readonly options: EngineOptions) {
-    this.clock = new VirtualClock(options.timeSkipping, () => this.isIdle(), options.startTime);
+    this.clock = new VirtualClock(options.timeSkipping, () => this.outstanding(), options.startTime);
     for (const name of options.namespaces) this.registerNamespace(name, '', 3 * 24 * 3600_000);
     for (const [name, type] of Object.entries(options.searchAttributes)) this.searchAttributeTypes.set(name, type);
   }
@@ -234,14 +234,17 @@ export class Core {
     });
   }
 
-  isIdle(): boolean {
-    for (const m of this.machines) if (m.pending?.()) return false;
+  /** Work outstanding (workflow tasks, activities, queries, updates): each piece holds a time-skipping lock. */
+  outstanding(): number {
+    let n = 0;
+    for (const m of this.machines) n += m.pending?.() ?? 0;
     for (const key of this.running) {
       const exec = this.executions.get(key)!;
-      for (const m of this.machines) if (m.busy?.(exec)) return false;
+      for (const m of this.machines) n += m.busy?.(exec) ?? 0;
     }
-    return true;
+    return n;
   }
+
 
   // ---------------------------------------------------------------- clock entries
 

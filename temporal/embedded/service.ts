@@ -477,14 +477,11 @@ export function buildServices(engine: Engine, storage: Storage): { definition: g
   ];
 }
 
-/** Sleeps for virtual time: a clock entry at now+d; with unlock, time may skip to it. */
+/** Sleeps for virtual time: a clock entry at now+d; with unlock, time may skip to it (even past running activities, as in Java). */
 function sleepVirtual(engine: Engine, ms: number, unlock: boolean): Promise<void> {
   return new Promise((resolve) => {
-    engine.clock.schedule(engine.clock.now() + ms, () => {
-      if (unlock) engine.clock.lock();
-      resolve();
-    });
-    if (unlock) engine.clock.unlock();
+    if (unlock) engine.clock.sleepUnlocked(engine.clock.now() + ms, resolve);
+    else engine.clock.schedule(engine.clock.now() + ms, resolve);
   });
 }
 

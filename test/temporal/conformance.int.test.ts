@@ -263,6 +263,28 @@ describe('workflows, activities and messages', () => {
     expect(after - before).toBeGreaterThanOrEqual(36 * 30 * 24 * 3600_000);
   });
 
+  it('advances virtual time while an activity sleeps (UnlockTimeSkippingWithSleep), so a workflow timer fires meanwhile', async () => {
+    // A test's mocked activity sleeps two virtual days; the workflow's one-day timer must fire
+    // while the activity still runs, as on Temporal's Java test server.
+    const sleepingQueue = 'conformance-activity-sleep';
+    const sleepingWorker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: sleepingQueue,
+      workflowsPath,
+      activities: {
+        async twoDayJob() {
+          await env.sleep('2 days');
+          return 'done';
+        },
+      },
+    });
+    const before = await env.currentTimeMs();
+    const result = await sleepingWorker.runUntil(env.client.workflow.execute('timerDuringActivity', { taskQueue: sleepingQueue, workflowId: id('activity-sleep') }));
+    expect(result.order).toEqual(['timer', 'activity:done']);
+    expect(result.elapsedMs).toBeGreaterThanOrEqual(2 * 86_400_000);
+    expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(2 * 86_400_000);
+  });
+
   it('answers errors as the SDK expects them', async () => {
     await expect(env.client.workflow.getHandle('missing').signal('bump', 1)).rejects.toThrow(WorkflowNotFoundError);
     await expect(env.client.workflowService.getSystemInfo({})).resolves.toHaveProperty('capabilities.sdkMetadata', true);

@@ -334,9 +334,10 @@ export class Activities implements Machine {
   }
 
   /** An activity with a worker or in a queue holds time skipping; one waiting to retry does not. */
-  busy(exec: Execution): boolean {
-    for (const a of Object.values(exec.activities)) if (a.state !== 'backoff') return true;
-    return false;
+  busy(exec: Execution): number {
+    let n = 0;
+    for (const a of Object.values(exec.activities)) if (a.state !== 'backoff') n++;
+    return n;
   }
 
   close(exec: Execution): void {

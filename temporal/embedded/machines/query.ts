@@ -148,8 +148,8 @@ export class Queries implements Machine {
     for (const q of this.pendingQueries.values()) if (q.key === exec.key && q.state !== 'dispatched') this.dispatch(q);
   }
 
-  pending(): boolean {
-    return this.pendingQueries.size > 0;
+  pending(): number {
+    return this.pendingQueries.size;
   }
 
   stop(): void {

@@ -87,9 +87,10 @@ export class Updates implements Machine {
     this.core.touch(exec);
   }
 
-  busy(exec: Execution): boolean {
-    for (const u of Object.values(exec.updates)) if (u.stage < 3) return true;
-    return false;
+  busy(exec: Execution): number {
+    let n = 0;
+    for (const u of Object.values(exec.updates)) if (u.stage < 3) n++;
+    return n;
   }
 
   /** Updates still open when the run closes fail, as Temporal's server answers them. */

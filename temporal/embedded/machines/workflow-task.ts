@@ -219,8 +219,8 @@ export class WorkflowTasks implements Machine, WorkflowTaskScheduler {
     else if (exec.wft.scheduledEventId <= 0) this.kickOff(exec); // never scheduled (start delay) or a retry pending
   }
 
-  busy(exec: Execution): boolean {
-    return exec.wft.state !== 0;
+  busy(exec: Execution): number {
+    return exec.wft.state !== 0 ? 1 : 0;
   }
 
   close(exec: Execution): void {
