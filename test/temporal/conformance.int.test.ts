@@ -285,6 +285,29 @@ describe('workflows, activities and messages', () => {
     expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(2 * 86_400_000);
   });
 
+  it('refuses start options it does not implement (cronSchedule, completion callbacks) and keeps the static summary', async () => {
+    const cronId = `cron-${randomUUID().slice(0, 8)}`;
+    await expect(env.client.workflow.start('counter', { taskQueue, workflowId: cronId, cronSchedule: '0 8 * * *' })).rejects.toMatchObject({ cause: { code: status.INVALID_ARGUMENT, details: expect.stringMatching(/cronSchedule is not supported/) } });
+    await expect(env.client.workflow.getHandle(cronId).describe()).rejects.toThrow(WorkflowNotFoundError);
+    await expect(
+      env.client.workflowService.startWorkflowExecution({
+        namespace: 'default',
+        workflowId: `callbacks-${randomUUID().slice(0, 8)}`,
+        workflowType: { name: 'counter' },
+        taskQueue: { name: taskQueue },
+        requestId: randomUUID(),
+        completionCallbacks: [{ nexus: { url: 'http://127.0.0.1:1/callback' } }],
+      }),
+    ).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/completionCallbacks/) });
+
+    const handle = await env.client.workflow.start('counter', { taskQueue, workflowId: id('summary'), staticSummary: 'a family pathway' });
+    await handle.signal('done');
+    await handle.result();
+    const { events } = await handle.fetchHistory();
+    expect(events?.[0].userMetadata?.summary?.data).toBeDefined();
+    expect(Buffer.from(events![0].userMetadata!.summary!.data!).toString()).toContain('a family pathway');
+  });
+
   it('answers errors as the SDK expects them', async () => {
     await expect(env.client.workflow.getHandle('missing').signal('bump', 1)).rejects.toThrow(WorkflowNotFoundError);
     await expect(env.client.workflowService.getSystemInfo({})).resolves.toHaveProperty('capabilities.sdkMetadata', true);

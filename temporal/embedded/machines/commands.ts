@@ -72,6 +72,13 @@ export class Commands {
       this.workflowTasks.failInternal(exec, enums.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND, undefined, req.identity, 'server');
       throw new RpcError(grpcStatus.INVALID_ARGUMENT, 'UnhandledCommand');
     }
+    const childWithCron = commands.find((c) => c.commandType === CT.COMMAND_TYPE_START_CHILD_WORKFLOW_EXECUTION && c.startChildWorkflowExecutionCommandAttributes?.cronSchedule);
+    if (childWithCron) {
+      // As Temporal's server does with bad command attributes: the task fails, the worker is told why.
+      const message = `StartChildWorkflowExecution for ${childWithCron.startChildWorkflowExecutionCommandAttributes.workflowId}: cronSchedule is not supported by the embedded Temporal server (docs/embedded-temporal.md); run the periodic work as a timer loop in the child`;
+      this.workflowTasks.failInternal(exec, enums.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_CHILD_EXECUTION_ATTRIBUTES, { message }, req.identity, 'server');
+      throw invalidArgument(message);
+    }
     const completedId = this.workflowTasks.recordCompleted(exec, req);
     // Answers to queries that rode on this task.
     for (const [id, result] of Object.entries((req.queryResults ?? {}) as Record<string, Msg>)) this.queries.answer(id, result);

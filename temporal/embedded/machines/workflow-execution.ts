@@ -29,6 +29,20 @@ export interface Continuation {
   attempt: number;
 }
 
+/**
+ * Start options this server does not implement are refused, never ignored:
+ * a caller relying on one learns it at once (INVALID_ARGUMENT names it).
+ */
+export function refuseUnsupportedStartOptions(req: Msg): void {
+  const refuse = (option: string, instead: string) => {
+    throw invalidArgument(`${option} is not supported by the embedded Temporal server (docs/embedded-temporal.md, known differences): ${instead}`);
+  };
+  if (req.cronSchedule) refuse('cronSchedule', 'run the periodic work as a timer loop in the workflow (continue-as-new between rounds)');
+  if (req.completionCallbacks?.length > 0) refuse('completionCallbacks (Nexus)', 'wait for the result with the client instead');
+  if (req.versioningOverride) refuse('versioningOverride (worker versioning)', 'start without it; every worker on the task queue takes the workflow');
+  if (req.onConflictOptions) refuse('onConflictOptions', 'start without it (USE_EXISTING returns the running workflow as it is)');
+}
+
 export class WorkflowExecutions implements Machine {
   constructor(
     private readonly core: Core,
@@ -65,6 +79,7 @@ export class WorkflowExecutions implements Machine {
         }
       }
     }
+    if (!extra.continued) refuseUnsupportedStartOptions(req);
     this.validateSearchAttributes(req.searchAttributes);
 
     const now = this.core.clock.now();
@@ -113,7 +128,7 @@ export class WorkflowExecutions implements Machine {
     this.core.runs.set(runsKey, [...runs, runId]);
     this.core.running.add(exec.key);
     const parent = exec.parent;
-    this.core.appendEvent(exec, ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, 'workflowExecutionStartedEventAttributes', {
+    const startedEvent = this.core.appendEvent(exec, ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, 'workflowExecutionStartedEventAttributes', {
       workflowType: req.workflowType,
       taskQueue: { name: req.taskQueue.name, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
       input: req.input,
@@ -122,8 +137,8 @@ export class WorkflowExecutions implements Machine {
       workflowTaskTimeout: duration(exec.workflowTaskTimeoutMs),
       continuedExecutionRunId: continued?.from.runId,
       initiator: continued?.initiator,
-      continuedFailure: continued?.failure,
-      lastCompletionResult: continued?.lastResult,
+      continuedFailure: continued ? continued.failure : req.continuedFailure ?? undefined,
+      lastCompletionResult: continued ? continued.lastResult : req.lastCompletionResult ?? undefined,
       originalExecutionRunId: runId,
       identity: req.identity,
       firstExecutionRunId: firstRunId,
@@ -140,6 +155,9 @@ export class WorkflowExecutions implements Machine {
       workflowId: req.workflowId,
       priority: req.priority,
     });
+    // The static summary and details (user metadata) and links ride on the started event, as in Temporal's server.
+    if (req.userMetadata) startedEvent.userMetadata = req.userMetadata;
+    if (req.links?.length > 0) startedEvent.links = req.links;
     if (runTimeoutMs > 0) this.core.schedule(`run-timeout/${exec.key}`, now + runTimeoutMs, () => this.timeOut(exec));
     if (executionExpiresAt > 0) this.core.schedule(`execution-timeout/${exec.key}`, executionExpiresAt, () => this.timeOut(exec));
     return { exec, started: true };
