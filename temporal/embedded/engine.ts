@@ -71,6 +71,9 @@ export class Engine extends Core {
   claimWorkflowTask(ref: WorkflowTaskRef, identity: string): Msg | undefined {
     return this.workflowTasks.claim(ref, identity);
   }
+  startEagerly(exec: Execution, identity: string): Msg | undefined {
+    return this.workflowTasks.startEagerly(exec, identity);
+  }
   completeWorkflowTask(req: Msg): { activityTasks: Msg[] } {
     return this.commands.completeWorkflowTask(req);
   }

@@ -4,9 +4,10 @@
  * produced replayed with Worker.runReplayHistories at the end.
  */
 import { randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, WorkflowFailedError, WorkflowNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, WithStartWorkflowOperation, WorkflowFailedError, WorkflowNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { status } from '@grpc/grpc-js';
+import { temporal } from '@temporalio/proto';
 import { createTestEnvironment, type EmbeddedTestEnvironment } from '../../temporal/embedded/test-env';
 import * as activities from './activities';
 import { saveHistoryFixture } from './history-fixtures';
@@ -306,6 +307,31 @@ describe('workflows, activities and messages', () => {
     const { events } = await handle.fetchHistory();
     expect(events?.[0].userMetadata?.summary?.data).toBeDefined();
     expect(Buffer.from(events![0].userMetadata!.summary!.data!).toString()).toContain('a family pathway');
+  });
+
+  it('starts a workflow eagerly: the first workflow task comes back in the start answer to the worker on the same connection', async () => {
+    await expect(env.client.workflowService.getSystemInfo({})).resolves.toHaveProperty('capabilities.eagerWorkflowStart', true);
+    // Eager start needs a client on the worker's own connection: the SDK core reserves a task slot for it.
+    const sameConnection = new Client({ connection: env.nativeConnection });
+    const eager = await sameConnection.workflow.start('greet', { taskQueue, workflowId: id('eager'), args: ['eager'], requestEagerStart: true });
+    expect(eager.eagerlyStarted).toBe(true);
+    expect(await eager.result()).toBe('Hello, eager!');
+    const { events } = await eager.fetchHistory();
+    // Started, task scheduled, task started (with the start), task completed: no poll in between.
+    expect(events!.slice(0, 4).map((e) => e.eventType)).toEqual([
+      temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+      temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+      temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+      temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    ]);
+    const polled = await sameConnection.workflow.start('greet', { taskQueue, workflowId: id('not-eager'), args: ['polled'] });
+    expect(polled.eagerlyStarted).toBe(false);
+    expect(await polled.result()).toBe('Hello, polled!');
+    // A start delay keeps the first task back: no eager task even when asked for.
+    const delayed = await sameConnection.workflow.start('greet', { taskQueue, workflowId: id('eager-delayed'), args: ['later'], requestEagerStart: true, startDelay: '1 hour' });
+    expect(delayed.eagerlyStarted).toBe(false);
+    // The time-skipping client unlocks virtual time while it waits, so the hour passes at once.
+    expect(await env.client.workflow.getHandle(delayed.workflowId).result()).toBe('Hello, later!');
   });
 
   it('answers errors as the SDK expects them', async () => {

@@ -38,6 +38,21 @@ export class WorkflowTasks implements Machine, WorkflowTaskScheduler {
   }
 
   scheduleWorkflowTask(exec: Execution): void {
+    this.schedule(exec, true);
+  }
+
+  /**
+   * Eager workflow start: schedules a new run's first task and starts it at
+   * once for the caller's worker, never through a queue (a waiting poller
+   * would take it). Undefined when the first task waits for a start delay.
+   */
+  startEagerly(exec: Execution, identity: string): Msg | undefined {
+    if (exec.wft.state !== 0 || exec.firstTaskAt > this.core.clock.now()) return undefined;
+    this.schedule(exec, false);
+    return this.claim({ kind: 'workflow', key: exec.key, seq: exec.wft.seq }, identity);
+  }
+
+  private schedule(exec: Execution, dispatch: boolean): void {
     if (exec.status !== WS.WORKFLOW_EXECUTION_STATUS_RUNNING) return;
     if (exec.wft.state !== 0) return; // a started task picks up new events on completion
     if (exec.firstTaskAt > this.core.clock.now()) return;
@@ -50,7 +65,7 @@ export class WorkflowTasks implements Machine, WorkflowTaskScheduler {
       attempt,
     });
     exec.wft = { ...exec.wft, state: 1, scheduledEventId: ev.eventId, startedEventId: 0, attempt, queue, sticky, scheduledAt: this.core.clock.now(), seq: this.core.nextSeq() };
-    this.dispatch(exec);
+    if (dispatch) this.dispatch(exec);
   }
 
   private dispatch(exec: Execution): void {
