@@ -126,16 +126,21 @@ async function forlopStartMs(): Promise<{ apiMs: number; workerMs: number }> {
     let apiMs = 0;
     while (!apiMs || !workerMs) {
       if (child.exitCode !== null) throw new Error(`forlop start exited with ${child.exitCode}: ${output.slice(-2000)}`);
+      if (performance.now() - t0 > 300_000) throw new Error(`forlop start: not up after 300 s (API ${apiMs ? 'answering' : 'silent'}, worker ${workerMs ? 'running' : 'not running'}): ${output.slice(-2000)}`);
       if (!apiMs) {
-        const ok = await fetch(`http://127.0.0.1:${httpPort}/fhir/metadata`).then((r) => r.ok, () => false);
+        const ok = await fetch(`http://127.0.0.1:${httpPort}/fhir/metadata`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
         if (ok) apiMs = performance.now() - t0;
       }
       await new Promise((r) => setTimeout(r, 20));
     }
     return { apiMs, workerMs };
   } finally {
+    const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    // forlop start did not always exit on SIGTERM here (seen under heavy load): it is killed after 15 s.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
