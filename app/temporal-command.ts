@@ -8,7 +8,6 @@
  *   <path> server start-dev --port N --namespace x  (createLocal)
  */
 import { startEmbeddedTemporal, type EmbeddedTemporalOptions, type SearchAttributeType } from '../temporal/embedded';
-import { openTemporalStorage } from './temporal-storage';
 
 type TemporalArgs = EmbeddedTemporalOptions & { port: number; dataDir?: string; databaseUrl?: string };
 
@@ -89,7 +88,11 @@ export async function temporalCommand(argv: string[]): Promise<number> {
   }
   const durable = options.dataDir || options.databaseUrl;
   const started = Date.now();
-  const storage = durable ? await openTemporalStorage({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? '' }) : undefined;
+  // Loaded only when asked for: the database drivers would slow every start of an in-memory server.
+  // require, not import(): tsx's CommonJS loader (bin/forlop.js) does not resolve a dynamic import of a .ts file.
+  const storage = durable
+    ? // eslint-disable-next-line @typescript-eslint/no-require-imports
+      await (require('./temporal-storage') as typeof import('./temporal-storage')).openTemporalStorage({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? '' }) : undefined;
   const server = await startEmbeddedTemporal({ ...options, storage, log: (msg, fields) => console.log(`${msg} ${JSON.stringify(fields ?? {})}`) });
   const where = options.databaseUrl ? 'state in PostgreSQL' : options.dataDir ? `state in ${options.dataDir}` : 'state in memory';
   console.log(

@@ -10,8 +10,12 @@
  *     (every answer waits for its changes to be committed): PGlite in a
  *     temporary directory, and a PostgreSQL server (schema temporal, dropped
  *     first) when FORLOP_BENCH_DATABASE_URL or FORLOP_TEST_DATABASE_URL is set.
+ *  0. start-up: bin/temporal-embedded spawned until its first successful
+ *     GetSystemInfo (median of --startup-runs, default 10), and `forlop start`
+ *     spawned until the FHIR API answers and until the worker runs (polls);
  * Options: --workflows N (default 1000), --signals N (default 2000), --concurrency N (default 100),
- * --persistent-workflows N and --persistent-signals N (default: the same as --workflows and --signals).
+ * --persistent-workflows N and --persistent-signals N (default: the same as --workflows and --signals),
+ * --startup-runs N (default 10), --startup-only (the start-up figures alone).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +26,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { openPglite, openPostgres } from '../fhir/store';
 import { SqlStorage, startEmbeddedTemporal } from '../temporal/embedded';
+import { freshOutput } from '../temporal/prebuilt';
 import * as activities from '../test/temporal/activities';
 import { benchDatabaseHint, benchDatabaseUrl, numberOption } from './options';
 
@@ -74,8 +79,85 @@ function childCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Spawn of bin/temporal-embedded (the @temporalio/testing contract) until GetSystemInfo answers. */
+async function embeddedStartupMs(): Promise<number> {
+  const port = 30000 + Math.floor(Math.random() * 20000);
+  const t0 = performance.now();
+  const child = spawn(path.join(__dirname, '..', 'bin', 'temporal-embedded'), [String(port)], { stdio: 'ignore' });
+  try {
+    for (;;) {
+      try {
+        // Connection.connect calls GetSystemInfo.
+        const connection = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 1000 });
+        const ms = performance.now() - t0;
+        await connection.close();
+        return ms;
+      } catch {
+        if (child.exitCode !== null) throw new Error(`bin/temporal-embedded exited with ${child.exitCode}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+/** `forlop start` in a fresh data directory: spawn until the FHIR API answers, and until the pathway worker runs. */
+async function forlopStartMs(): Promise<{ apiMs: number; workerMs: number }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'forlop-bench-start-'));
+  const httpPort = 30000 + Math.floor(Math.random() * 20000);
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'bin', 'forlop.js'), 'start'], {
+    env: { ...process.env, FORLOP_DATA_DIR: dataDir, FORLOP_HTTP_PORT: String(httpPort), FORLOP_EMBEDDED_TEMPORAL_PORT: String(httpPort + 1) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let workerMs = 0;
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    if (!workerMs && output.includes('pathway worker running')) workerMs = performance.now() - t0;
+  });
+  try {
+    let apiMs = 0;
+    while (!apiMs || !workerMs) {
+      if (child.exitCode !== null) throw new Error(`forlop start exited with ${child.exitCode}: ${output.slice(-2000)}`);
+      if (performance.now() - t0 > 300_000) throw new Error(`forlop start: not up after 300 s (API ${apiMs ? 'answering' : 'silent'}, worker ${workerMs ? 'running' : 'not running'}): ${output.slice(-2000)}`);
+      if (!apiMs) {
+        const ok = await fetch(`http://127.0.0.1:${httpPort}/fhir/metadata`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+        if (ok) apiMs = performance.now() - t0;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { apiMs, workerMs };
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    // forlop start did not always exit on SIGTERM here (seen under heavy load): it is killed after 15 s.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function startup(runs: number): Promise<void> {
+  const embedded: number[] = [];
+  for (let i = 0; i < runs; i++) embedded.push(await embeddedStartupMs());
+  console.log(`start-up (${runs} runs; ${freshOutput('temporal-embedded.js') ? 'compiled dist/ in use' : 'dist/ missing or stale: sources compiled on load'}):`);
+  console.log(`  bin/temporal-embedded spawn -> first GetSystemInfo: median ${median(embedded).toFixed(0)} ms (min ${Math.min(...embedded).toFixed(0)}, max ${Math.max(...embedded).toFixed(0)})  (target <= 300 ms)`);
+  const start = await forlopStartMs();
+  console.log(`  forlop start spawn -> FHIR API answering: ${start.apiMs.toFixed(0)} ms; -> pathway worker polling: ${start.workerMs.toFixed(0)} ms  (target 3 s warm)`);
+}
+
 export async function run(args: string[]): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
+  await startup(numberOption(args, 'startup-runs', 10, 1));
+  if (args.includes('--startup-only')) return;
   const workflows = numberOption(args, 'workflows', 1000);
   const signals = numberOption(args, 'signals', 2000);
   const concurrency = numberOption(args, 'concurrency', 100);

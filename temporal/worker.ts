@@ -1,10 +1,14 @@
 /**
  * The Forløp worker: the family pathway workflows and their activities on
- * one task queue. The workflow code is bundled once per process (bundling
- * takes seconds) and shared by every worker made here.
+ * one task queue. The workflow code is bundled at install time into dist/
+ * (temporal/build.js); without a fresh prebuilt bundle it is bundled once
+ * per process (bundling takes seconds) and shared by every worker made here.
  */
+import { readFile } from 'node:fs/promises';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
+import { failureConverterPath as codecFailureConverterPath } from './codec/data-converter';
+import { freshOutput } from './prebuilt';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
@@ -17,11 +21,22 @@ const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
 export function workflowBundle(options: { failureConverterPath?: string } = {}): Promise<WorkflowBundleWithSourceMap> {
   const key = options.failureConverterPath ?? '';
   let bundle = bundles.get(key);
+  if (!bundle) bundle = prebuiltBundle(key);
   if (!bundle) {
     const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
     bundle = bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, ...(options.failureConverterPath ? { failureConverterPath: options.failureConverterPath } : {}), logger: quiet as never });
     bundles.set(key, bundle);
   }
+  return bundle;
+}
+
+/** The install-time bundle for this failure converter (none, or the payload codec's) while it is fresh. */
+function prebuiltBundle(failureConverterPath: string): Promise<WorkflowBundleWithSourceMap> | undefined {
+  const variant = failureConverterPath === '' ? 'plain' : failureConverterPath === codecFailureConverterPath ? 'codec' : undefined;
+  const file = variant && freshOutput(`workflows/${variant}.js`);
+  if (!file) return undefined;
+  const bundle = readFile(file, 'utf8').then((code) => ({ code, sourceMap: '' })) // the source map is inline in the code (bundleWorkflowCode's own shape);
+  bundles.set(failureConverterPath, bundle);
   return bundle;
 }
 

@@ -4,11 +4,14 @@
  * task timeouts, run/execution timeouts, start backoffs).
  *
  * Time skipping works as in Temporal's Java test server
- * (temporal-test-server, TestWorkflowService/SelfAdvancingTimerImpl): the
- * clock starts locked (count 1); clients unlock it while they wait for a
- * result; when nobody holds a lock and the engine reports no outstanding work
- * (no workflow task, activity task or query in flight), the skew jumps so
- * that the next due entry fires at once.
+ * (temporal-test-server, TestService/SelfAdvancingTimerImpl): one lock count
+ * made of the callers' locks (the clock starts locked, count 1; clients
+ * unlock while they wait for a result) plus one lock per piece of work the
+ * engine has outstanding (a workflow task, an activity, a query, an update).
+ * When the count is zero the skew jumps so that the next due entry fires at
+ * once. UnlockTimeSkippingWithSleep takes one lock off the count until its
+ * time comes, whoever holds it: a test's mocked activity that sleeps two
+ * virtual days lets a workflow timer of one day fire meanwhile, as in Java.
  */
 const MAX_NODE_TIMEOUT = 2 ** 31 - 1;
 
@@ -21,6 +24,8 @@ interface Entry {
 export class VirtualClock {
   private skew = 0;
   private lockCount: number;
+  /** UnlockTimeSkippingWithSleep calls waiting for their time: each takes one lock off the count. */
+  private sleepers = 0;
   private nextId = 1;
   private readonly entries = new Map<number, Entry>();
   private heap: Entry[] = [];
@@ -30,7 +35,8 @@ export class VirtualClock {
 
   constructor(
     readonly timeSkipping: boolean,
-    private readonly isIdle: () => boolean,
+    /** Locks held by outstanding work (workflow tasks, activities, queries, updates). */
+    private readonly outstanding: () => number,
     startTime?: number,
   ) {
     this.lockCount = timeSkipping ? 1 : 0;
@@ -73,7 +79,7 @@ export class VirtualClock {
   }
 
   get locked(): boolean {
-    return this.lockCount > 0;
+    return this.held(0) > 0;
   }
 
   /** Moves virtual time forward (never back); due entries fire. */
@@ -83,14 +89,34 @@ export class VirtualClock {
     this.arm();
   }
 
-  /** Called by the engine after every change: skips time when everything is idle. */
+  /**
+   * Unlocks once until virtual time `at`, then locks again and calls `fire`
+   * (UnlockTimeSkippingWithSleep). Unlike unlock(), this takes a lock off
+   * the count even when outstanding work holds it, as the Java test server's
+   * single counter does.
+   */
+  sleepUnlocked(at: number, fire: () => void): void {
+    this.sleepers++;
+    this.schedule(at, () => {
+      this.sleepers--;
+      fire();
+    });
+    this.maybeSkip();
+  }
+
+  /** The lock count: callers' locks (negative counts, several clients waiting at once, count as none) and outstanding work, less sleepers. */
+  private held(work: number): number {
+    return Math.max(this.lockCount, 0) + work - this.sleepers;
+  }
+
+  /** Called by the engine after every change: skips time when nothing holds a lock. */
   maybeSkip(): void {
-    if (!this.timeSkipping || this.lockCount > 0 || this.skipScheduled || this.stopped) return;
+    if (!this.timeSkipping || this.held(0) > 0 || this.skipScheduled || this.stopped) return;
     this.skipScheduled = true;
     // Let the engine finish the current change and grpc answer first.
     setImmediate(() => {
       this.skipScheduled = false;
-      if (this.lockCount > 0 || this.stopped || !this.isIdle()) return;
+      if (this.stopped || this.held(this.outstanding()) > 0) return;
       const next = this.peek();
       if (!next) return;
       if (next.at > this.now()) this.skew += next.at - this.now();

@@ -151,7 +151,7 @@ export function buildServices(engine: Engine, storage: Storage): { definition: g
           encodedFailureAttributes: true,
           buildIdBasedVersioning: false,
           upsertMemo: true,
-          eagerWorkflowStart: false,
+          eagerWorkflowStart: true,
           sdkMetadata: true,
           countGroupByExecutionStatus: false,
           nexus: false,
@@ -162,7 +162,7 @@ export function buildServices(engine: Engine, storage: Storage): { definition: g
       const ns = req.id ? [...engine.namespaces.values()].find((n) => n.id === req.id) : engine.namespaces.get(req.namespace || 'default');
       if (!ns) throw notFound(`namespace ${req.namespace || req.id} not found`);
       return {
-        namespaceInfo: { name: ns.name, id: ns.id, state: enums.NamespaceState.NAMESPACE_STATE_REGISTERED, description: ns.description, capabilities: { eagerWorkflowStart: false, syncUpdate: true, asyncUpdate: true } },
+        namespaceInfo: { name: ns.name, id: ns.id, state: enums.NamespaceState.NAMESPACE_STATE_REGISTERED, description: ns.description, capabilities: { eagerWorkflowStart: true, syncUpdate: true, asyncUpdate: true } },
         config: { workflowExecutionRetentionTtl: { seconds: Math.floor(ns.retentionMs / 1000) } },
         isGlobalNamespace: false,
       };
@@ -183,9 +183,13 @@ export function buildServices(engine: Engine, storage: Storage): { definition: g
     },
     async StartWorkflowExecution(req) {
       const { exec, started } = engine.startWorkflow(req);
-      if (started) engine.kickOff(exec);
+      // Eager workflow start: the caller's worker reserved a slot (the SDK core asks only then), so
+      // the first workflow task goes back in this answer, started, instead of through a queue.
+      // Not for a deduplicated start or one whose first task waits for a start delay.
+      const eagerWorkflowTask = started && req.requestEagerExecution ? engine.startEagerly(exec, req.identity) : undefined;
+      if (started && !eagerWorkflowTask) engine.kickOff(exec);
       await commit();
-      return startResponse(exec, started);
+      return { ...startResponse(exec, started), eagerWorkflowTask };
     },
     async SignalWorkflowExecution(req) {
       const exec = engine.lookup(req.namespace, req.workflowExecution?.workflowId, req.workflowExecution?.runId);
@@ -477,14 +481,11 @@ export function buildServices(engine: Engine, storage: Storage): { definition: g
   ];
 }
 
-/** Sleeps for virtual time: a clock entry at now+d; with unlock, time may skip to it. */
+/** Sleeps for virtual time: a clock entry at now+d; with unlock, time may skip to it (even past running activities, as in Java). */
 function sleepVirtual(engine: Engine, ms: number, unlock: boolean): Promise<void> {
   return new Promise((resolve) => {
-    engine.clock.schedule(engine.clock.now() + ms, () => {
-      if (unlock) engine.clock.lock();
-      resolve();
-    });
-    if (unlock) engine.clock.unlock();
+    if (unlock) engine.clock.sleepUnlocked(engine.clock.now() + ms, resolve);
+    else engine.clock.schedule(engine.clock.now() + ms, resolve);
   });
 }
 

@@ -4,9 +4,10 @@
  * produced replayed with Worker.runReplayHistories at the end.
  */
 import { randomUUID } from 'node:crypto';
-import { WithStartWorkflowOperation, WorkflowFailedError, WorkflowNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, WithStartWorkflowOperation, WorkflowFailedError, WorkflowNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { status } from '@grpc/grpc-js';
+import { temporal } from '@temporalio/proto';
 import { createTestEnvironment, type EmbeddedTestEnvironment } from '../../temporal/embedded/test-env';
 import * as activities from './activities';
 import { saveHistoryFixture } from './history-fixtures';
@@ -261,6 +262,76 @@ describe('workflows, activities and messages', () => {
     expect(result.wakes).toBe(36);
     expect(result.endedAt - result.startedAt).toBe(36 * 30 * 24 * 3600_000 + (result.endedAt - result.startedAt) % 1000);
     expect(after - before).toBeGreaterThanOrEqual(36 * 30 * 24 * 3600_000);
+  });
+
+  it('advances virtual time while an activity sleeps (UnlockTimeSkippingWithSleep), so a workflow timer fires meanwhile', async () => {
+    // A test's mocked activity sleeps two virtual days; the workflow's one-day timer must fire
+    // while the activity still runs, as on Temporal's Java test server.
+    const sleepingQueue = 'conformance-activity-sleep';
+    const sleepingWorker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: sleepingQueue,
+      workflowsPath,
+      activities: {
+        async twoDayJob() {
+          await env.sleep('2 days');
+          return 'done';
+        },
+      },
+    });
+    const before = await env.currentTimeMs();
+    const result = await sleepingWorker.runUntil(env.client.workflow.execute('timerDuringActivity', { taskQueue: sleepingQueue, workflowId: id('activity-sleep') }));
+    expect(result.order).toEqual(['timer', 'activity:done']);
+    expect(result.elapsedMs).toBeGreaterThanOrEqual(2 * 86_400_000);
+    expect((await env.currentTimeMs()) - before).toBeGreaterThanOrEqual(2 * 86_400_000);
+  });
+
+  it('refuses start options it does not implement (cronSchedule, completion callbacks) and keeps the static summary', async () => {
+    const cronId = `cron-${randomUUID().slice(0, 8)}`;
+    await expect(env.client.workflow.start('counter', { taskQueue, workflowId: cronId, cronSchedule: '0 8 * * *' })).rejects.toMatchObject({ cause: { code: status.INVALID_ARGUMENT, details: expect.stringMatching(/cronSchedule is not supported/) } });
+    await expect(env.client.workflow.getHandle(cronId).describe()).rejects.toThrow(WorkflowNotFoundError);
+    await expect(
+      env.client.workflowService.startWorkflowExecution({
+        namespace: 'default',
+        workflowId: `callbacks-${randomUUID().slice(0, 8)}`,
+        workflowType: { name: 'counter' },
+        taskQueue: { name: taskQueue },
+        requestId: randomUUID(),
+        completionCallbacks: [{ nexus: { url: 'http://127.0.0.1:1/callback' } }],
+      }),
+    ).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/completionCallbacks/) });
+
+    const handle = await env.client.workflow.start('counter', { taskQueue, workflowId: id('summary'), staticSummary: 'a family pathway' });
+    await handle.signal('done');
+    await handle.result();
+    const { events } = await handle.fetchHistory();
+    expect(events?.[0].userMetadata?.summary?.data).toBeDefined();
+    expect(Buffer.from(events![0].userMetadata!.summary!.data!).toString()).toContain('a family pathway');
+  });
+
+  it('starts a workflow eagerly: the first workflow task comes back in the start answer to the worker on the same connection', async () => {
+    await expect(env.client.workflowService.getSystemInfo({})).resolves.toHaveProperty('capabilities.eagerWorkflowStart', true);
+    // Eager start needs a client on the worker's own connection: the SDK core reserves a task slot for it.
+    const sameConnection = new Client({ connection: env.nativeConnection });
+    const eager = await sameConnection.workflow.start('greet', { taskQueue, workflowId: id('eager'), args: ['eager'], requestEagerStart: true });
+    expect(eager.eagerlyStarted).toBe(true);
+    expect(await eager.result()).toBe('Hello, eager!');
+    const { events } = await eager.fetchHistory();
+    // Started, task scheduled, task started (with the start), task completed: no poll in between.
+    expect(events!.slice(0, 4).map((e) => e.eventType)).toEqual([
+      temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+      temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+      temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+      temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    ]);
+    const polled = await sameConnection.workflow.start('greet', { taskQueue, workflowId: id('not-eager'), args: ['polled'] });
+    expect(polled.eagerlyStarted).toBe(false);
+    expect(await polled.result()).toBe('Hello, polled!');
+    // A start delay keeps the first task back: no eager task even when asked for.
+    const delayed = await sameConnection.workflow.start('greet', { taskQueue, workflowId: id('eager-delayed'), args: ['later'], requestEagerStart: true, startDelay: '1 hour' });
+    expect(delayed.eagerlyStarted).toBe(false);
+    // The time-skipping client unlocks virtual time while it waits, so the hour passes at once.
+    expect(await env.client.workflow.getHandle(delayed.workflowId).result()).toBe('Hello, later!');
   });
 
   it('answers errors as the SDK expects them', async () => {

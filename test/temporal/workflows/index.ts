@@ -246,3 +246,15 @@ export async function restartable(sleepMs: number): Promise<{ signals: number[];
   await wf.condition(() => signals.length >= 2);
   return { signals, greeting, child: childResult };
 }
+
+/** A workflow timer of one day racing an activity that takes two (virtual) days: which finished first. */
+export async function timerDuringActivity(): Promise<{ order: string[]; elapsedMs: number }> {
+  const long = wf.proxyActivities<{ twoDayJob(): Promise<string> }>({ startToCloseTimeout: '5 days', retry: { maximumAttempts: 1 } });
+  const started = Date.now();
+  const order: string[] = [];
+  const job = long.twoDayJob().then((r) => order.push(`activity:${r}`));
+  await wf.sleep('1 day');
+  order.push('timer');
+  await job;
+  return { order, elapsedMs: Date.now() - started };
+}
