@@ -3,7 +3,7 @@
  * and interprets. Plain serialisable data and pure helpers only, so workflow
  * code may import this file (no Node, no I/O, no clock).
  */
-import { addDays, addMonths, addWeeks, type IsoDate } from './calendar';
+import { addDays, addMonths, addWeeks, addWorkingDays, type IsoDate } from './calendar';
 
 export type AnchorName = 'enrolment' | 'dueDate' | 'gestation' | 'birth' | 'event';
 
@@ -36,6 +36,8 @@ interface StepBase {
   phase?: string;
   deliveredBy: string;
   trigger: 'plan' | 'rule';
+  /** How far outside its window (or an intervention's run) a result or contact still fulfils it; absent: the window only. */
+  matchWithin?: Offset;
   source: SourceRef;
 }
 
@@ -133,6 +135,15 @@ export interface Rule {
 export interface Deadline {
   workingDays?: number;
   days?: number;
+  /** Calendar months, e.g. barnevernsloven §2-2's three months for an investigation. */
+  months?: number;
+}
+
+/** The day a deadline falls on, counted from `base`: working days skip weekends and Norwegian public holidays. */
+export function dueAfter(base: IsoDate, deadline: Deadline): IsoDate {
+  if (deadline.workingDays !== undefined) return addWorkingDays(base, deadline.workingDays);
+  if (deadline.months !== undefined) return addMonths(base, deadline.months);
+  return addDays(base, deadline.days ?? 0);
 }
 
 export interface Handoff {
@@ -147,6 +158,9 @@ export interface Handoff {
   deadline: Deadline & { from: 'sent' | 'received' };
   reminders: Offset[];
   escalation: { after: Offset; to: 'coordinator' | 'service-leader' }[];
+  /** Escalate a request still unopened (Task requested) this long after it was sent. */
+  unopened?: Deadline & { to: 'coordinator' | 'service-leader' };
+  /** `after`: 'sent', 'accepted', 'first-attendance' or an earlier milestone's id. */
   milestones: { id: string; title: string; within: Deadline; after: string; repeat: boolean }[];
   returnHandoff?: string;
   checkOnAccept?: string;

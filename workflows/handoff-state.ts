@@ -10,7 +10,7 @@
  * definition's handoff; none live here.
  */
 import { addDays, addWorkingDays, type IsoDate } from '../pathways/calendar';
-import { applyOffset, type Handoff } from '../pathways/plan';
+import { applyOffset, dueAfter, type Handoff } from '../pathways/plan';
 import { canMoveTask, taskMoveProblem } from '../fhir/task-state';
 import type { HandoffStatus } from './pathway-events';
 
@@ -34,12 +34,18 @@ export interface HandoffProgress {
   milestonesEscalated?: string[];
   /** Why the handoff is on hold: its legal basis was withdrawn before a decision. No reminders or escalations run meanwhile. */
   held?: string;
+  /** The "not yet opened" escalation (the definition's `unopened`) has been sent. */
+  unopenedEscalated?: boolean;
 }
 
 export type HandoffEffect =
   | { type: 'create-request'; on: IsoDate }
   | { type: 'reminder'; key: string; on: IsoDate; deadline: IsoDate }
   | { type: 'escalate'; key: string; on: IsoDate; to: 'coordinator' | 'service-leader'; deadline: IsoDate }
+  /** The receiver has not opened the request (Task still requested) the definition's time after it was sent. */
+  | { type: 'escalate-unopened'; key: string; on: IsoDate; to: 'coordinator' | 'service-leader'; sentOn: IsoDate; deadline?: IsoDate }
+  /** The receiver rejected the request: the coordinator and the referrer are told at once. */
+  | { type: 'rejected'; key: string; on: IsoDate }
   | { type: 'status'; status: HandoffStatus; on: IsoDate }
   | { type: 'milestone-overdue'; key: string; on: IsoDate; milestone: string; due: IsoDate }
   /** The Task goes on hold and the handoff's Consent becomes inactive. */
@@ -63,7 +69,7 @@ function withDeadline(def: Handoff, p: HandoffProgress): HandoffProgress {
   if (p.deadline) return p;
   const from = def.deadline.from === 'sent' ? p.sentOn : p.receivedOn;
   if (!from) return p;
-  const deadline = def.deadline.workingDays !== undefined ? addWorkingDays(from, def.deadline.workingDays) : addDays(from, def.deadline.days ?? 0);
+  const deadline = dueAfter(from, def.deadline);
   return { ...p, deadline };
 }
 
@@ -86,13 +92,20 @@ export function applyTaskStatus(def: Handoff, state: HandoffProgress, status: Ha
   if (status === 'accepted') next.reached = { ...next.reached, accepted: [...(next.reached?.accepted ?? []), date] };
   if (isClosed(status)) next.closedOn = date;
   next = withDeadline(def, next);
-  return { state: next, effects: [{ type: 'status', status, on: date }] };
+  const effects: HandoffEffect[] = [{ type: 'status', status, on: date }];
+  if (status === 'rejected') effects.push({ type: 'rejected', key: `${state.key}-rejected`, on: date });
+  return { state: next, effects };
 }
 
 /** Reminders and escalations due by `today`, while no decision has been made. */
 export function advanceHandoff(def: Handoff, state: HandoffProgress, today: IsoDate): { state: HandoffProgress; effects: HandoffEffect[] } {
   const effects: HandoffEffect[] = [];
   let next: HandoffProgress = { ...withDeadline(def, state), today };
+  const unopened = unopenedDue(def, next);
+  if (unopened && unopened <= today) {
+    effects.push({ type: 'escalate-unopened', key: `${state.key}-unopened`, on: unopened, to: def.unopened!.to, sentOn: next.sentOn, ...(next.deadline ? { deadline: next.deadline } : {}) });
+    next = { ...next, unopenedEscalated: true };
+  }
   const deadline = next.deadline;
   if (!deadline || next.decidedOn || next.closedOn || next.held) return { state: next, effects };
   const reminders = reminderDates(def, deadline);
@@ -111,9 +124,20 @@ export function advanceHandoff(def: Handoff, state: HandoffProgress, today: IsoD
 
 export function nextHandoffWakeUp(def: Handoff, state: HandoffProgress): IsoDate | undefined {
   const s = withDeadline(def, state);
-  if (!s.deadline || s.decidedOn || s.closedOn || s.held) return undefined;
-  const pending = [...reminderDates(def, s.deadline).slice(s.remindersSent), ...escalationDates(def, s.deadline).slice(s.escalationsSent)];
+  const unopened = unopenedDue(def, s);
+  if (!s.deadline || s.decidedOn || s.closedOn || s.held) return unopened;
+  const pending = [...reminderDates(def, s.deadline).slice(s.remindersSent), ...escalationDates(def, s.deadline).slice(s.escalationsSent), ...(unopened ? [unopened] : [])];
   return pending.filter((d) => d > s.today).sort()[0] ?? pending.sort()[0];
+}
+
+/**
+ * The day a request nobody has opened is escalated (the definition's
+ * `unopened`): counted from when it was sent, while its Task is still
+ * `requested`; undefined when there is none to send.
+ */
+function unopenedDue(def: Handoff, s: HandoffProgress): IsoDate | undefined {
+  if (!def.unopened || s.unopenedEscalated || s.status !== 'requested' || s.held || s.closedOn) return undefined;
+  return def.unopened.workingDays !== undefined ? addWorkingDays(s.sentOn, def.unopened.workingDays) : addDays(s.sentOn, def.unopened.days ?? 0);
 }
 
 /**
@@ -153,7 +177,8 @@ export function applyBusinessStatus(def: Handoff, state: HandoffProgress, step: 
 /** Each milestone's next due date, while the handoff is open: counted from the step it follows (and, if it repeats, from its own last time). */
 export function milestonesDue(def: Handoff, state: HandoffProgress): { milestone: string; due: IsoDate }[] {
   if (state.closedOn) return [];
-  const last = (id: string) => state.reached?.[id]?.at(-1);
+  // 'sent': e.g. barnevernsloven §2-2's three months run from the report's receipt, which is when it was sent.
+  const last = (id: string) => (id === 'sent' ? state.sentOn : state.reached?.[id]?.at(-1));
   const due: { milestone: string; due: IsoDate }[] = [];
   for (const m of def.milestones) {
     const after = last(m.after);
@@ -161,7 +186,7 @@ export function milestonesDue(def: Handoff, state: HandoffProgress): { milestone
     const own = last(m.id);
     if (!m.repeat && own && own >= after) continue;
     const base = m.repeat && own && own > after ? own : after;
-    due.push({ milestone: m.id, due: m.within.workingDays !== undefined ? addWorkingDays(base, m.within.workingDays) : addDays(base, m.within.days ?? 0) });
+    due.push({ milestone: m.id, due: dueAfter(base, m.within) });
   }
   return due;
 }

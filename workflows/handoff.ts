@@ -15,6 +15,9 @@ import type { FamilyRefs, ReferralIn } from './pathway-events';
 
 const { applyHandoffEffects } = effectsActivities;
 
+/** Patch id: a rejected request is reported to the coordinator and the referrer at once (issue #21). */
+export const REJECTION_NOTICES = 'rejection-notices';
+
 export interface HandoffWorkflowInput {
   familyId: string;
   canonical: string;
@@ -57,7 +60,9 @@ export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ ke
     while (effects.length > 0) {
       const batch = effects;
       effects = [];
-      const written = batch.filter((e) => e.type !== 'status');
+      // Handoffs recorded before rejection notices closed silently on a rejection; they still do on replay.
+      const silent = batch.some((e) => e.type === 'rejected') && !wf.patched(REJECTION_NOTICES);
+      const written = batch.filter((e) => e.type !== 'status' && !(silent && e.type === 'rejected'));
       if (written.length) await applyHandoffEffects({ familyId: input.familyId, canonical: input.canonical, refs: input.refs, key: input.key, handoff: def.id, effects: written, ...(input.referral ? { referral: input.referral } : {}) });
       for (const e of batch) {
         if (e.type !== 'status') continue;
