@@ -77,13 +77,15 @@ export function createHandoffActivities({ fhir, planOf }: { fhir: FhirRepository
         }
       } else if (effect.type === 'reminder' || effect.type === 'escalate') {
         const receiver = refs.services?.[def.to];
+        // An urgent handoff's deadline is an instant: shown in Oslo time.
+        const by = effect.deadline.includes('T') ? new Date(effect.deadline).toLocaleString('nb-NO', { timeZone: 'Europe/Oslo', dateStyle: 'short', timeStyle: 'short' }) : effect.deadline;
         const recipient = effect.type === 'reminder' || effect.to === 'service-leader' ? receiver : refs.coordinator;
         const text =
           effect.type === 'reminder'
-            ? `Reminder: "${def.title}" must be decided by ${effect.deadline}.`
+            ? `Reminder: "${def.title}" must be decided by ${by}.`
             : effect.to === 'coordinator'
-              ? `Escalated to the coordinator: "${def.title}" was due for a decision by ${effect.deadline} and has none.`
-              : `Escalated to the leader of ${plan.services[def.to]?.title ?? def.to}: "${def.title}" was due for a decision by ${effect.deadline} and has none.`;
+              ? `Escalated to the coordinator: "${def.title}" was due for a decision by ${by} and has none.`
+              : `Escalated to the leader of ${plan.services[def.to]?.title ?? def.to}: "${def.title}" was due for a decision by ${by} and has none.`;
         const notice = buildCoordinatorNotice({ familyId, key: effect.key, on: effect.on, text, subject: refs.patient, sender: refs.organization, recipient, priority: effect.type === 'escalate' ? 'urgent' : 'routine' });
         if (!(await exists('Communication', notice.id!))) entries.push(notice);
       }

@@ -191,6 +191,20 @@ describe('semantic errors', () => {
     ]);
   });
 
+  it('an urgent handoff without a deadline in hours, hours on a routine one, and a rule that treats §33 as a consent (issue #23)', () => {
+    const basis = readFileSync(path.join(__dirname, 'definitions', 'basis.yaml'), 'utf8');
+    const handoff = (fields: string) => basis.replace('handoffs:\n', `handoffs:\n  - { id: acute, title: Acute, from: helsestasjon, to: fastlege, legalBasis: health-personnel-cooperation, ${fields}, source: epds }\n`);
+    expect(problems(handoff('priority: urgent, deadline: { workingDays: 1, from: sent }, escalation: [{ after: 0d, to: coordinator }]'), 'basis.yaml')).toEqual([
+      expect.stringMatching(/\/handoffs\/0\/deadline: an urgent handoff needs a deadline in hours \(e\.g\. hours: 6 for an assessment the same day\)/),
+    ]);
+    expect(problems(handoff('deadline: { hours: 6, from: sent }, escalation: [{ after: 2h, to: coordinator }]'), 'basis.yaml')).toEqual([expect.stringMatching(/\/handoffs\/0\/deadline\/hours: a deadline in hours is for urgent handoffs/)]);
+    expect(problems(handoff('deadline: { days: 1 }, escalation: [{ after: 2h, to: coordinator }]'), 'basis.yaml')).toEqual([expect.stringMatching(/\/handoffs\/0\/escalation\/0\/after: '2h' is in hours, but this handoff's deadline is in days/)]);
+    expect(problems(handoff('priority: urgent, deadline: { hours: 6 }, escalation: [{ after: 0h, to: coordinator }]'), 'basis.yaml')).toEqual([expect.stringMatching(/\/handoffs\/0\/deadline\/from: an urgent handoff's hours count from when it is sent/)]);
+    expect(problems(handoff('priority: urgent, deadline: { hours: 6, from: sent }, escalation: [{ after: 0h, to: coordinator }]'), 'basis.yaml')).toEqual([]);
+    const rule = basis.replace('rules:\n', 'rules:\n  - { id: stop-report, on: consent-changed, when: { basis: section-33, consent: withdrawn }, do: [{ notifyCoordinator: stop }], source: forlop }\n');
+    expect(problems(rule, 'basis.yaml')).toEqual([expect.stringMatching(/\/rules\/0\/when\/basis: the duty to inform child welfare \(section-33, helsepersonelloven §33\) is not a consent/)]);
+  });
+
   it('a pathway that cannot end, and one that does not say how to close when the pregnancy ends', () => {
     const noEnd = VALID.replace(/ {2}- \{ id: age-3.*\n/, '').replace(/ {2}- \{ id: ended-pregnancy.*\n/, '');
     expect(problems(noEnd)).toEqual([

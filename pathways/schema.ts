@@ -243,6 +243,9 @@ const deadline = {
   },
 } as const;
 
+/** Hours, for urgent handoffs' reminders and escalations, e.g. 2h. */
+const hours = { type: 'string', pattern: '^\\d{1,2}h$', description: 'whole hours, e.g. 2h (urgent handoffs only)' } as const;
+
 const handoff = {
   type: 'object',
   additionalProperties: false,
@@ -250,6 +253,11 @@ const handoff = {
   properties: {
     id,
     title: { type: 'string', minLength: 1 },
+    priority: {
+      type: 'string',
+      enum: ['routine', 'urgent'],
+      description: 'urgent: a deadline in hours from the moment it is sent (e.g. same-day assessment of thoughts of self-harm), with reminders and escalation in hours; routine (default): in days',
+    },
     from: { ...id, description: 'the sending service (an entry in `services`)' },
     to: { ...id, description: 'the receiving service' },
     reason: coding,
@@ -264,11 +272,12 @@ const handoff = {
     },
     deadline: {
       ...deadline,
-      properties: { ...deadline.properties, from: { type: 'string', enum: ['sent', 'received'] } },
+      description: 'exactly one of workingDays, days, months or hours (urgent handoffs), and from which day it counts',
+      properties: { ...deadline.properties, hours: { type: 'integer', minimum: 1, maximum: 72 }, from: { type: 'string', enum: ['sent', 'received'] } },
       minProperties: 1,
       maxProperties: 2,
     },
-    reminders: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['before'], properties: { before: offset } } },
+    reminders: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['before'], properties: { before: { anyOf: [offset, hours] } } } },
     unopened: {
       type: 'object',
       additionalProperties: false,
@@ -285,7 +294,7 @@ const handoff = {
         type: 'object',
         additionalProperties: false,
         required: ['after', 'to'],
-        properties: { after: offset, to: { type: 'string', enum: ['coordinator', 'service-leader'] } },
+        properties: { after: { anyOf: [offset, hours] }, to: { type: 'string', enum: ['coordinator', 'service-leader'] } },
       },
     },
     milestones: {

@@ -211,9 +211,18 @@ export function semanticProblems(def: MergedDefinition): DefinitionProblem[] {
     if (v.from === v.to) at(h, ['to'], `a handoff goes between two services; from and to are both '${v.from}'`);
     ref(h, ['returnHandoff'], 'handoff', v.returnHandoff, handoffIds);
     ref(h, ['checkOnAccept'], 'check', v.checkOnAccept, checkIds);
-    const units = (['workingDays', 'days', 'months'] as const).filter((u) => v.deadline[u] !== undefined);
-    if (units.length === 0) at(h, ['deadline'], 'a handoff deadline needs workingDays, days or months', 'e.g. workingDays: 10 (pasient- og brukerrettighetsloven §2-2)');
-    if (units.length > 1) at(h, ['deadline'], `give one of workingDays, days or months, not ${units.join(' and ')}`);
+    const units = (['workingDays', 'days', 'months', 'hours'] as const).filter((u) => v.deadline[u] !== undefined);
+    if (units.length === 0) at(h, ['deadline'], 'a handoff deadline needs workingDays, days, months or hours', 'e.g. workingDays: 10 (pasient- og brukerrettighetsloven §2-2)');
+    if (units.length > 1) at(h, ['deadline'], `give one of workingDays, days, months or hours, not ${units.join(' and ')}`);
+    // Urgent is not ordinary (pasient- og brukerrettighetsloven §2-2: serious conditions are assessed faster): hours, counted from sending.
+    const urgent = v.priority === 'urgent';
+    if (urgent && v.deadline.hours === undefined) at(h, ['deadline'], 'an urgent handoff needs a deadline in hours (e.g. hours: 6 for an assessment the same day)', 'give deadline: { hours: N, from: sent }, or make it priority: routine');
+    if (urgent && v.deadline.hours !== undefined && (v.deadline.from ?? 'received') !== 'sent') at(h, ['deadline', 'from'], "an urgent handoff's hours count from when it is sent", 'set from: sent');
+    if (!urgent && v.deadline.hours !== undefined) at(h, ['deadline', 'hours'], 'a deadline in hours is for urgent handoffs', 'set priority: urgent, or give the deadline in days');
+    const hourly = [...(v.reminders ?? []).map((r, i) => [r.before, ['reminders', i, 'before']] as const), ...v.escalation.map((e, i) => [e.after, ['escalation', i, 'after']] as const)];
+    for (const [text, sub] of hourly) {
+      if (text.endsWith('h') && v.deadline.hours === undefined) at(h, [...sub], `'${text}' is in hours, but this handoff's deadline is in days`, 'use days (e.g. 0d, 2d), or make the handoff urgent with deadline: { hours: N }');
+    }
     let last = -Infinity;
     for (const [i, step] of v.escalation.entries()) {
       const days = approximateDays(parseOffset(step.after));

@@ -9,8 +9,8 @@
  * is met by a decision (accepted or rejected). Numbers come from the
  * definition's handoff; none live here.
  */
-import { addDays, addWorkingDays, type IsoDate } from '../pathways/calendar';
-import { applyOffset, dueAfter, type Handoff } from '../pathways/plan';
+import { addDays, osloDate, type IsoDate } from '../pathways/calendar';
+import { applyOffset, dueAfter, offsetMs, type Handoff } from '../pathways/plan';
 import { canMoveTask, taskMoveProblem } from '../fhir/task-state';
 import type { HandoffStatus } from './pathway-events';
 
@@ -36,6 +36,9 @@ export interface HandoffProgress {
   held?: string;
   /** The "not yet opened" escalation (the definition's `unopened`) has been sent. */
   unopenedEscalated?: boolean;
+  /** Urgent handoffs (a deadline in hours): the instant it was sent and the instant a decision is due (ISO 8601, UTC). */
+  sentAt?: string;
+  deadlineAt?: string;
 }
 
 export type HandoffEffect =
@@ -73,9 +76,54 @@ function withDeadline(def: Handoff, p: HandoffProgress): HandoffProgress {
   return { ...p, deadline };
 }
 
-export function startHandoff(def: Handoff, key: string, sentOn: IsoDate): { state: HandoffProgress; effects: HandoffEffect[] } {
-  const state = withDeadline(def, { key, handoff: def.id, status: 'requested', sentOn, remindersSent: 0, escalationsSent: 0, today: sentOn, history: [{ on: sentOn, status: 'requested' }] });
+/** Whether the handoff's clock runs in hours (priority urgent, `deadline.hours`) rather than days. */
+export function isHourly(def: Handoff): boolean {
+  return def.deadline.hours !== undefined;
+}
+
+/** `sentAt`: the instant it was sent, which an urgent handoff's hours count from. */
+export function startHandoff(def: Handoff, key: string, sentOn: IsoDate, sentAt?: string): { state: HandoffProgress; effects: HandoffEffect[] } {
+  const base: HandoffProgress = { key, handoff: def.id, status: 'requested', sentOn, remindersSent: 0, escalationsSent: 0, today: sentOn, history: [{ on: sentOn, status: 'requested' }] };
+  if (isHourly(def)) {
+    const from = sentAt ?? `${sentOn}T00:00:00.000Z`;
+    const deadlineAt = new Date(Date.parse(from) + def.deadline.hours! * 3_600_000).toISOString();
+    return { state: { ...base, sentAt: from, deadlineAt, deadline: osloDate(deadlineAt) }, effects: [{ type: 'create-request', on: sentOn }] };
+  }
+  const state = withDeadline(def, base);
   return { state, effects: [{ type: 'create-request', on: sentOn }] };
+}
+
+/** An urgent handoff's reminders (before the deadline instant) and escalations (after it), as instants in ms. */
+function hourlyTimes(def: Handoff, s: HandoffProgress): { reminders: number[]; escalations: number[] } | undefined {
+  if (!s.deadlineAt || s.decidedOn || s.closedOn || s.held) return undefined;
+  const at = Date.parse(s.deadlineAt);
+  return { reminders: def.reminders.map((b) => at - offsetMs(b)).sort((a, b) => a - b), escalations: def.escalation.map((e) => at + offsetMs(e.after)) };
+}
+
+/** Reminders and escalations of an urgent handoff due by `nowMs` (its clock runs in hours: EPDS item 10 needs assessment the same day). */
+export function advanceHourly(def: Handoff, state: HandoffProgress, nowMs: number): { state: HandoffProgress; effects: HandoffEffect[] } {
+  let next: HandoffProgress = { ...state, today: osloDate(nowMs) };
+  const effects: HandoffEffect[] = [];
+  const times = hourlyTimes(def, next);
+  if (!times) return { state: next, effects };
+  const deadline = next.deadlineAt!;
+  while (next.remindersSent < times.reminders.length && times.reminders[next.remindersSent] <= nowMs) {
+    effects.push({ type: 'reminder', key: `${state.key}-reminder-${next.remindersSent + 1}`, on: osloDate(times.reminders[next.remindersSent]), deadline });
+    next = { ...next, remindersSent: next.remindersSent + 1 };
+  }
+  while (next.escalationsSent < times.escalations.length && times.escalations[next.escalationsSent] <= nowMs) {
+    const step = def.escalation[next.escalationsSent];
+    effects.push({ type: 'escalate', key: `${state.key}-escalation-${next.escalationsSent + 1}`, on: osloDate(times.escalations[next.escalationsSent]), to: step.to, deadline });
+    next = { ...next, escalationsSent: next.escalationsSent + 1 };
+  }
+  return { state: next, effects };
+}
+
+/** The next instant (ms) an urgent handoff has a reminder or escalation to send, if any. */
+export function nextHourlyWakeUp(def: Handoff, state: HandoffProgress): number | undefined {
+  const times = hourlyTimes(def, state);
+  if (!times) return undefined;
+  return [...times.reminders.slice(state.remindersSent), ...times.escalations.slice(state.escalationsSent)].sort((a, b) => a - b)[0];
 }
 
 /** The receiving organisation moved its Task. Throws HandoffInputError for a move the Task state machine does not allow. */
@@ -137,7 +185,7 @@ export function nextHandoffWakeUp(def: Handoff, state: HandoffProgress): IsoDate
  */
 function unopenedDue(def: Handoff, s: HandoffProgress): IsoDate | undefined {
   if (!def.unopened || s.unopenedEscalated || s.status !== 'requested' || s.held || s.closedOn) return undefined;
-  return def.unopened.workingDays !== undefined ? addWorkingDays(s.sentOn, def.unopened.workingDays) : addDays(s.sentOn, def.unopened.days ?? 0);
+  return dueAfter(s.sentOn, def.unopened);
 }
 
 /**

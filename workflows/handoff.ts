@@ -9,7 +9,8 @@
 import * as wf from '@temporalio/workflow';
 import { effectsActivities, waitForDayOr, workflowToday } from './workflow-time';
 import type { Handoff } from '../pathways/plan';
-import { advanceHandoff, advanceMilestones, applyBusinessStatus, applyTaskStatus, holdHandoff, isClosed, nextHandoffWakeUp, nextMilestoneWakeUp, startHandoff, type HandoffEffect, type HandoffProgress } from './handoff-state';
+import { advanceHandoff, advanceHourly, advanceMilestones, applyBusinessStatus, applyTaskStatus, holdHandoff, isClosed, isHourly, nextHandoffWakeUp, nextHourlyWakeUp, nextMilestoneWakeUp, startHandoff, type HandoffEffect, type HandoffProgress } from './handoff-state';
+import { osloStartOfDay } from '../pathways/calendar';
 import { familyWorkflowId, handoffQuery, handoffUpdatedSignal, holdHandoffSignal, taskStatusSignal } from './messages';
 import type { FamilyRefs, ReferralIn } from './pathway-events';
 
@@ -32,7 +33,9 @@ export interface HandoffWorkflowInput {
 export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ key: string; status: HandoffProgress['status'] }> {
   const today = workflowToday;
   const def = input.handoff;
-  let { state, effects } = startHandoff(def, input.key, input.sentOn) as { state: HandoffProgress; effects: HandoffEffect[] };
+  // Urgent handoffs count hours from the moment they start (the family's workflow starts them as the event is applied).
+  const hourly = isHourly(def);
+  let { state, effects } = startHandoff(def, input.key, input.sentOn, hourly ? new Date(Date.now()).toISOString() : undefined) as { state: HandoffProgress; effects: HandoffEffect[] };
   const seen = new Set<string>();
   const family = wf.getExternalWorkflowHandle(familyWorkflowId(input.familyId));
 
@@ -75,6 +78,19 @@ export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ ke
       }
     }
     if (isClosed(state.status)) return { key: input.key, status: state.status };
+    if (hourly) {
+      // Its clock runs in hours: wake at the next reminder or escalation instant (or a milestone's day).
+      const milestone = nextMilestoneWakeUp(def, state);
+      const at = [nextHourlyWakeUp(def, state), milestone === undefined ? undefined : osloStartOfDay(milestone)].filter((t): t is number => t !== undefined).sort((a, b) => a - b)[0];
+      const woken = at === undefined ? await wf.condition(() => effects.length > 0).then(() => true) : at > Date.now() ? await wf.condition(() => effects.length > 0, at - Date.now()) : false;
+      if (!woken) {
+        const t = advanceHourly(def, state, Date.now());
+        const m = advanceMilestones(def, t.state, t.state.today);
+        state = m.state;
+        effects = [...effects, ...t.effects, ...m.effects];
+      }
+      continue;
+    }
     const wake = [nextHandoffWakeUp(def, state), nextMilestoneWakeUp(def, state)].filter((d): d is string => d !== undefined).sort()[0];
     if (!(await waitForDayOr(wake, () => effects.length > 0))) {
       const t = advanceHandoff(def, state, today());

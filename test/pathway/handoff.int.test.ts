@@ -159,3 +159,31 @@ it('counts an unopened referral from the day it is sent (Easter 2027), escalates
   expect((await family.handle.query(pathwayStateQuery)).handoffs).toEqual([expect.objectContaining({ key, status: 'rejected' })]);
   await record('unopened-referral', [key]);
 });
+
+it('asks for an assessment the same day when EPDS item 10 is positive: the coordinator told at once, escalation in hours (basis 1.1.0)', async () => {
+  family = await startFamily({ definition: 'https://forlop.no/fhir/PlanDefinition/basis|1.1.0', enrolment: '2027-03-01', dueDate: '2027-08-20' });
+  // Skjærtorsdag 25 March 2027, a public holiday: an urgent clock does not wait for a working day.
+  await family.sleepUntil('2027-03-25');
+  const sentAt = await family.env.currentTimeMs();
+  await family.handle.executeUpdate(recordEventUpdate, { args: [{ type: 'screening-recorded', instrument: 'epds', score: 9, items: { '10': 2 }, date: '2027-03-25' }] });
+  const handoff = family.env.client.workflow.getHandle(handoffWorkflowId(family.familyId, 'acute-assessment-1'));
+  const progress = await handoff.query(handoffQuery);
+  // Six hours from when it was sent (the child workflow's start, within the minute of the result).
+  expect(Date.parse(progress.deadlineAt!) - Date.parse(progress.sentAt!)).toBe(6 * 3_600_000);
+  expect(Date.parse(progress.sentAt!) - sentAt).toBeLessThan(60_000);
+  const told = async () => (await family!.notices()).map((n) => [n.sent, n.recipient?.[0]?.reference, n.payload?.[0]?.contentString?.slice(0, 30)]).sort();
+  expect(await told()).toEqual([['2027-03-25', 'Practitioner/coordinator-1', 'EPDS item 10 (self-harm) answe']]);
+  // No decision: the reminder to the receiver at four hours, the coordinator at six, the service's leader at eight.
+  await family.env.sleep(Date.parse(progress.deadlineAt!) - (await family.env.currentTimeMs()) - 3_600_000);
+  expect((await told()).length).toBe(2);
+  await family.env.sleep(3 * 3_600_000 + 60_000);
+  expect(await told()).toEqual([
+    ['2027-03-25', 'Organization/sarpsborg-legevakt', 'Escalated to the leader of Sam'],
+    ['2027-03-25', 'Organization/sarpsborg-legevakt', 'Reminder: "Vurdering samme dag'],
+    ['2027-03-25', 'Practitioner/coordinator-1', 'EPDS item 10 (self-harm) answe'],
+    ['2027-03-25', 'Practitioner/coordinator-1', 'Escalated to the coordinator: '],
+  ]);
+  // The 10-working-day referral to DPS was not started for item 10 alone.
+  expect((await family.handle.query(pathwayStateQuery)).handoffs.map((h) => h.handoff)).toEqual(['acute-assessment']);
+  await record('urgent-assessment', ['acute-assessment-1']);
+});
