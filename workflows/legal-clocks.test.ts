@@ -75,3 +75,23 @@ describe('a report of concern to child welfare', () => {
     expect(after.state.timeline.at(-1)?.what).toMatch(/a duty, not a consent \(helsepersonelloven §33\)/);
   });
 });
+
+describe('substance use in pregnancy', () => {
+  it('tells the coordinator to consider TSB (voluntary) on a risky TWEAK, without referring by itself; a referral a clinician writes runs the pakkeforløp', () => {
+    let { state } = startPathway(plan, 'f1', { enrolment: '2027-03-01', dueDate: '2027-08-20' }, '2027-03-01');
+    const t = applyEvent(plan, state, { type: 'screening-recorded', instrument: 'tweak', score: 3, date: '2027-03-05' }, '2027-03-05');
+    expect(t.effects.filter((e) => e.type === 'start-handoff')).toEqual([]);
+    expect(t.effects).toContainEqual(expect.objectContaining({ type: 'notify-coordinator', rule: 'tweak-risk', text: expect.stringMatching(/referral to TSB .*voluntary.*§32.*§10-3/) }));
+    state = t.state;
+    const referred = applyEvent(plan, state, { type: 'referral-received', handoff: 'tsb-referral', key: 'tsb-referral-in-abc', serviceRequest: 'ServiceRequest/tsb1', performer: 'Organization/tsb', date: '2027-03-09' }, '2027-03-09');
+    expect(referred.effects).toContainEqual(expect.objectContaining({ type: 'start-handoff', handoff: 'tsb-referral' }));
+    const def = plan.handoffs['tsb-referral'];
+    let h = startHandoff(def, 'tsb-referral-in-abc', '2027-03-09').state;
+    expect(h.deadline).toBe('2027-03-23');
+    h = applyTaskStatus(def, h, 'accepted', '2027-03-12').state;
+    h = { ...h, reached: { ...h.reached, 'first-attendance': ['2027-03-15'] } };
+    expect(milestonesDue(def, h)).toEqual([{ milestone: 'clinical-decision', due: '2027-03-22' }]);
+    expect(def.returnHandoff).toBe('tsb-discharge');
+  });
+});
+
