@@ -161,7 +161,7 @@ it('counts an unopened referral from the day it is sent (Easter 2027), escalates
 });
 
 it('asks for an assessment the same day when EPDS item 10 is positive: the coordinator told at once, escalation in hours (basis 1.1.0)', async () => {
-  family = await startFamily({ definition: 'https://forlop.no/fhir/PlanDefinition/basis|1.1.0', enrolment: '2027-03-01', dueDate: '2027-08-20' });
+  family = await startFamily({ definition: 'https://forlop.no/fhir/PlanDefinition/basis|1.1.0', enrolment: '2027-03-24', dueDate: '2027-08-20' });
   // Skjærtorsdag 25 March 2027, a public holiday: an urgent clock does not wait for a working day.
   await family.sleepUntil('2027-03-25');
   const sentAt = await family.env.currentTimeMs();
@@ -186,4 +186,4 @@ it('asks for an assessment the same day when EPDS item 10 is positive: the coord
   // The 10-working-day referral to DPS was not started for item 10 alone.
   expect((await family.handle.query(pathwayStateQuery)).handoffs.map((h) => h.handoff)).toEqual(['acute-assessment']);
   await record('urgent-assessment', ['acute-assessment-1']);
-});
+}, 300_000);
