@@ -59,15 +59,33 @@ export function createHandoffActivities({ fhir, planOf }: { fhir: FhirRepository
         const text = `"${def.title}": ${title} was due by ${effect.due} and is not recorded (${def.source.title}).`;
         const notice = buildCoordinatorNotice({ familyId, key: effect.key, on: effect.on, text, subject: refs.patient, sender: refs.organization, recipient: refs.coordinator, priority: 'urgent' });
         if (!(await exists('Communication', notice.id!))) entries.push(notice);
+      } else if (effect.type === 'escalate-unopened') {
+        const receiver = refs.services?.[def.to];
+        const recipient = effect.to === 'service-leader' ? receiver : refs.coordinator;
+        const after = def.unopened?.workingDays !== undefined ? `${def.unopened.workingDays} working days` : `${def.unopened?.days ?? 0} days`;
+        const text = `Not yet opened: "${def.title}" was sent to ${plan.services[def.to]?.title ?? def.to} on ${effect.sentOn} and is still unopened after ${after}${effect.deadline ? `; the decision is due by ${effect.deadline} (${def.source.title})` : ''}.`;
+        const notice = buildCoordinatorNotice({ familyId, key: effect.key, on: effect.on, text, subject: refs.patient, sender: refs.organization, recipient, priority: 'urgent' });
+        if (!(await exists('Communication', notice.id!))) entries.push(notice);
+      } else if (effect.type === 'rejected') {
+        // The coordinator and whoever referred (the referral's requester, or the sending service) hear of it at once.
+        const referrer = input.referral?.requester ?? party(def.from)?.reference;
+        const text = `Rejected: ${plan.services[def.to]?.title ?? def.to} rejected "${def.title}" on ${effect.on}. The family's plan needs another way forward.`;
+        for (const [suffix, recipient] of [['coordinator', refs.coordinator], ['referrer', referrer]] as const) {
+          if (!recipient) continue;
+          const notice = buildCoordinatorNotice({ familyId, key: `${effect.key}-${suffix}`, on: effect.on, text, subject: refs.patient, sender: refs.organization, recipient, priority: 'urgent' });
+          if (!(await exists('Communication', notice.id!))) entries.push(notice);
+        }
       } else if (effect.type === 'reminder' || effect.type === 'escalate') {
         const receiver = refs.services?.[def.to];
+        // An urgent handoff's deadline is an instant: shown in Oslo time.
+        const by = effect.deadline.includes('T') ? new Date(effect.deadline).toLocaleString('nb-NO', { timeZone: 'Europe/Oslo', dateStyle: 'short', timeStyle: 'short' }) : effect.deadline;
         const recipient = effect.type === 'reminder' || effect.to === 'service-leader' ? receiver : refs.coordinator;
         const text =
           effect.type === 'reminder'
-            ? `Reminder: "${def.title}" must be decided by ${effect.deadline}.`
+            ? `Reminder: "${def.title}" must be decided by ${by}.`
             : effect.to === 'coordinator'
-              ? `Escalated to the coordinator: "${def.title}" was due for a decision by ${effect.deadline} and has none.`
-              : `Escalated to the leader of ${plan.services[def.to]?.title ?? def.to}: "${def.title}" was due for a decision by ${effect.deadline} and has none.`;
+              ? `Escalated to the coordinator: "${def.title}" was due for a decision by ${by} and has none.`
+              : `Escalated to the leader of ${plan.services[def.to]?.title ?? def.to}: "${def.title}" was due for a decision by ${by} and has none.`;
         const notice = buildCoordinatorNotice({ familyId, key: effect.key, on: effect.on, text, subject: refs.patient, sender: refs.organization, recipient, priority: effect.type === 'escalate' ? 'urgent' : 'routine' });
         if (!(await exists('Communication', notice.id!))) entries.push(notice);
       }

@@ -32,7 +32,7 @@ export interface ApplyEffectsInput {
   effects: PathwayEffect[];
 }
 
-const TIMING_UNIT = { d: 'd', w: 'wk', mo: 'mo', y: 'a' } as const;
+const TIMING_UNIT = { h: 'h', d: 'd', w: 'wk', mo: 'mo', y: 'a' } as const;
 
 export function createPathwayActivities({ fhir, plans }: PathwayActivityDeps) {
   const cache = new Map<string, Plan>();

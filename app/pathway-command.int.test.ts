@@ -24,7 +24,7 @@ it('names the file, line and fix of each problem and exits 1', () => {
 
 it('exports a PlanDefinition bundle and prints the schema', () => {
   const bundle = JSON.parse(execFileSync(process.execPath, [path.join(__dirname, '..', 'bin', 'forlop.js'), 'pathway', 'export', 'Sarpsborgmodellen'], { encoding: 'utf8' }));
-  expect(bundle.entry[0].resource).toMatchObject({ resourceType: 'PlanDefinition', url: 'https://forlop.no/fhir/PlanDefinition/sarpsborg', version: '1.0.0' });
+  expect(bundle.entry[0].resource).toMatchObject({ resourceType: 'PlanDefinition', url: 'https://forlop.no/fhir/PlanDefinition/sarpsborg', version: '1.1.0' });
   const schema = JSON.parse(forlop('schema').stdout);
   expect(schema.$id).toBe('https://forlop.no/schema/pathway-definition.json');
 });

@@ -20,6 +20,7 @@ import type { MergedDefinition } from '../pathways/merge';
 import type { Plan } from '../pathways/plan';
 import { DefinitionError, formatProblem } from '../pathways/problems';
 import { DefinitionRegistry, loadDefinition } from '../pathways/registry';
+import { semanticWarnings } from '../pathways/semantic-checks';
 import { pathwaySchema } from '../pathways/schema';
 import { formatTimeline, parseTrialScript, TrialInputError, type TrialScript } from '../pathways/trial';
 
@@ -66,7 +67,9 @@ export async function pathwayCommand(args: string[]): Promise<number> {
         let failed = 0;
         for (const file of rest) {
           try {
-            const { plan } = loadDefinition(file, registry);
+            const { plan, merged } = loadDefinition(file, registry);
+            // Allowed, but probably not meant (e.g. two steps a result could both fulfil); not a failure.
+            for (const warning of semanticWarnings(merged)) console.error(`warning: ${formatProblem(warning)}`);
             const count = (kind: string) => plan.steps.filter((s) => s.kind === kind).length;
             console.log(`ok ${file}: ${plan.canonical} (${count('contact')} contacts, ${count('screening')} screenings, ${count('intervention')} interventions, ${plan.rules.length} rules, ${Object.keys(plan.handoffs).length} handoffs)`);
           } catch (error) {

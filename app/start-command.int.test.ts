@@ -25,7 +25,7 @@ it('starts every component, enrols a family written through the API, and exits 0
   const { motherId, episodeStatus } = await enrolThroughApi(api, headers);
   expect(episodeStatus).toBe(201);
   const carePlans = await awaitCarePlans(api, headers, motherId);
-  expect(carePlans[0]?.resource.instantiatesCanonical).toEqual(['https://forlop.no/fhir/PlanDefinition/basis|1.0.0']);
+  expect(carePlans[0]?.resource.instantiatesCanonical).toEqual(['https://forlop.no/fhir/PlanDefinition/basis|1.1.0']);
 
   start.child.kill('SIGTERM');
   expect(await start.exited).toBe(0);

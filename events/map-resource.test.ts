@@ -46,6 +46,13 @@ describe('QuestionnaireResponse', () => {
     expect(questionnaireEvent(coded, plan, today).problem).toMatch(/item 10: the answer never has no score/);
   });
 
+  it('names the step it is basedOn (the CarePlan activity), and is refused when that step is not a screening of its instrument (issue #29)', () => {
+    const link = (key: string) => ({ basedOn: [{ reference: 'CarePlan/cp1', identifier: { system: FORLOP_SYSTEMS.pathwayStep, value: `fam1/${key}` } }] });
+    expect(questionnaireEvent(epds([0, 0, 0, 0, 0, 0, 0, 0, 0, 0], link('epds-postnatal')), plan, today).event).toMatchObject({ instrument: 'epds', step: 'epds-postnatal' });
+    expect(questionnaireEvent(epds([0, 0, 0, 0, 0, 0, 0, 0, 0, 0], link('preg-24')), plan, today)).toEqual({ problem: "Edinburgh Postnatal Depression Scale: it names step 'preg-24' (Svangerskapskonsultasjon uke 24), which a Edinburgh Postnatal Depression Scale result cannot fulfil" });
+    expect(questionnaireEvent(epds([0, 0, 0, 0, 0, 0, 0, 0, 0, 0], link('epds-late')), plan, today).problem).toMatch(/names step 'epds-late', which .* does not have/);
+  });
+
   it('passes over other questionnaires and responses not completed', () => {
     expect(questionnaireEvent(epds([1], { questionnaire: 'https://example.org/Questionnaire/other' }), plan, today)).toEqual({});
     expect(routeResource(epds([1], { status: 'in-progress' }), today)).toBeUndefined();
@@ -109,5 +116,15 @@ describe('ServiceRequest', () => {
     expect(routeResource(referral({ intent: 'proposal' }), today)).toBeUndefined();
     expect(referralEvent(referral({ performer: [{ reference: 'Organization/sarpsborg-helsestasjon' }] }), plan, services, today)).toBeUndefined();
     expect(referralEvent(referral({ performer: [{ reference: 'Organization/unknown' }] }), plan, services, today)).toBeUndefined();
+  });
+});
+
+describe('Encounter', () => {
+  it('names its step by its own pathway-step identifier (the planned Encounter) or by a link to it (issue #29)', () => {
+    const encounter = { resourceType: 'Encounter', id: 'e1', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/mor' }, period: { start: '2027-01-08T10:00:00+01:00' } } as const;
+    const step = (routed: ReturnType<typeof routeResource>) => (routed?.kind === 'event' && routed.event.type === 'encounter-recorded' ? (routed.event.step ?? null) : 'not an encounter');
+    expect(step(routeResource({ ...encounter, identifier: [{ system: FORLOP_SYSTEMS.pathwayStep, value: 'fam1/preg-24' }] }, today))).toBe('preg-24');
+    expect(step(routeResource({ ...encounter, partOf: { reference: 'Encounter/planned', identifier: { system: FORLOP_SYSTEMS.pathwayStep, value: 'fam1/preg-28' } } }, today))).toBe('preg-28');
+    expect(step(routeResource(encounter, today))).toBeNull();
   });
 });

@@ -18,7 +18,7 @@
  * Encounter and its outcome; a birth's: the child), so delivering the same
  * thing twice changes nothing (the workflow drops ids it has applied).
  */
-import type { Consent, Encounter, EpisodeOfCare, Observation, Patient, QuestionnaireResponse, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
+import type { Consent, Encounter, EpisodeOfCare, Observation, Patient, QuestionnaireResponse, Reference, Resource, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { CONSENT_CATEGORY_SYSTEM, isLegalBasis, LEGAL_BASIS_SYSTEM, PATHWAY_SHARING_CATEGORY } from '../fhir/builders/legal-basis';
 import { FORLOP_SYSTEMS, stableId } from '../fhir/builders/pathway';
 import { osloDate } from '../pathways/calendar';
@@ -66,6 +66,25 @@ export interface FamilyContext {
 
 const day = (value: string | undefined, fallback: string) => (value ? (value.length === 10 ? value : osloDate(value)) : fallback);
 const versionId = (r: Resource) => `${r.resourceType}/${r.id}/_history/${r.meta?.versionId ?? '1'}`;
+
+/**
+ * The step a result or contact names (issue #29): a reference (basedOn, or an
+ * Encounter's partOf) carrying the pathway-step identifier Forløp gives each
+ * CarePlan activity and planned Encounter (<family>/<step key>). The family's
+ * workflow gives the result exactly that step, or refuses it with the reason.
+ */
+export function linkedStep(references: (Reference | undefined)[] | undefined): string | undefined {
+  const value = references?.find((r) => r?.identifier?.system === FORLOP_SYSTEMS.pathwayStep)?.identifier?.value;
+  return value?.includes('/') ? value.split('/').slice(1).join('/') : undefined;
+}
+
+/** Why a linked screening cannot fulfil the step it names in the plan (the step key, or the step id with -2, -3...), or undefined when it can. */
+function linkProblem(plan: Plan, key: string, instrument: string): string | undefined {
+  const step = plan.steps.find((p) => p.id === key || (key.startsWith(`${p.id}-`) && /^\d+$/.test(key.slice(p.id.length + 1))));
+  if (!step) return `it names step '${key}', which ${plan.title} does not have`;
+  if (step.kind !== 'screening' || step.instrument !== instrument) return `it names step '${key}' (${step.title}), which a ${plan.instruments[instrument]?.title ?? instrument} result cannot fulfil`;
+  return undefined;
+}
 
 /** What a resource means before we know its family (enrolment needs none). */
 export function routeResource(resource: Resource, today: string): Routed | undefined {
@@ -116,9 +135,12 @@ function routeEpisode(e: EpisodeOfCare, today: string): Routed | undefined {
 
 function routeEncounter(e: Encounter, today: string): Routed | undefined {
   if (!e.subject?.reference) return undefined;
-  const planned = e.identifier?.find((i) => i.system === FORLOP_SYSTEMS.pathwayStep)?.value;
+  const own = e.identifier?.find((i) => i.system === FORLOP_SYSTEMS.pathwayStep)?.value;
+  // The planned Encounter itself, or a new one that names it or the CarePlan activity.
+  const linked = own ? undefined : linkedStep([...(e.basedOn ?? []), e.partOf]);
+  const planned = own ?? (linked ? `/${linked}` : undefined);
   // Forløp writes its planned Encounters as planned or cancelled; only a service finishing one is news.
-  const status = e.status === 'finished' ? 'finished' : e.status === 'cancelled' && !planned ? 'cancelled' : undefined;
+  const status = e.status === 'finished' ? 'finished' : e.status === 'cancelled' && !own ? 'cancelled' : undefined;
   if (!status) return undefined;
   const code = e.type?.[0]?.coding?.[0];
   return {
@@ -217,7 +239,10 @@ export function questionnaireEvent(qr: QuestionnaireResponse, plan: Plan, today:
   if (!instrument) return {};
   const scored = scoreQuestionnaire(qr, instrument.items);
   if ('problem' in scored) return { problem: `${instrument.title}: ${scored.problem}` };
-  return { event: { type: 'screening-recorded', instrument: instrument.id, score: scored.score, items: scored.items, date: day(qr.authored, today), resource: `QuestionnaireResponse/${qr.id}`, eventId: versionId(qr) } };
+  const step = linkedStep(qr.basedOn);
+  const refused = step ? linkProblem(plan, step, instrument.id) : undefined;
+  if (refused) return { problem: `${instrument.title}: ${refused}` };
+  return { event: { type: 'screening-recorded', instrument: instrument.id, score: scored.score, items: scored.items, ...(step ? { step } : {}), date: day(qr.authored, today), resource: `QuestionnaireResponse/${qr.id}`, eventId: versionId(qr) } };
 }
 
 /** A screening result, when the Observation is coded as one of the family's plan's instruments. */
@@ -232,5 +257,7 @@ export function screeningEvent(o: Observation, plan: Plan, today: string): Pathw
     const value = component.valueInteger ?? component.valueQuantity?.value;
     if (item && typeof value === 'number') items[item] = value;
   }
-  return { type: 'screening-recorded', instrument: instrument.id, score, items, date: day(o.effectiveDateTime ?? o.issued, today), resource: `Observation/${o.id}`, eventId: versionId(o) };
+  // A link the plan cannot honour is still delivered: the family's workflow refuses it and shows why on the timeline.
+  const step = linkedStep(o.basedOn);
+  return { type: 'screening-recorded', instrument: instrument.id, score, items, ...(step ? { step } : {}), date: day(o.effectiveDateTime ?? o.issued, today), resource: `Observation/${o.id}`, eventId: versionId(o) };
 }

@@ -34,6 +34,11 @@ export function compile(def: MergedDefinition): Plan {
     const s = id ? def.sources[id]?.value : undefined;
     return { id: id ?? '', title: s?.title ?? '', ...(s?.url ? { url: s.url } : {}) };
   };
+  // A step's own tolerance wins over its kind's (docs/pathway-authoring.md, "Matching results and contacts").
+  const tolerance = (own: string | undefined, kind: string | undefined) => {
+    const text = own ?? (kind ? (def.meta.matchWithin as Record<string, string | undefined> | undefined)?.[kind] : undefined);
+    return text === undefined ? {} : { matchWithin: parseOffset(text) };
+  };
   const steps: PlanStep[] = [];
   for (const { value: c } of def.contacts) {
     steps.push({
@@ -49,6 +54,7 @@ export function compile(def: MergedDefinition): Plan {
       at: point(c.at),
       window: { earliest: parseOffset(c.window.earliest), latest: parseOffset(c.window.latest) },
       plannedEncounter: c.plannedEncounter ?? false,
+      ...tolerance(c.matchWithin, c.kind),
       source: sourceRef(c.source),
     });
   }
@@ -67,6 +73,7 @@ export function compile(def: MergedDefinition): Plan {
       at: point(s.at),
       window: { earliest: parseOffset(s.window.earliest), latest: parseOffset(s.window.latest) },
       plannedEncounter: false,
+      ...tolerance(s.matchWithin, 'screening'),
       source: sourceRef(s.source),
     });
   }
@@ -83,6 +90,7 @@ export function compile(def: MergedDefinition): Plan {
       every: parseOffset(i.repeat.every),
       ...(i.repeat.count !== undefined ? { count: i.repeat.count } : {}),
       ...(i.repeat.until ? { until: point(i.repeat.until) } : {}),
+      ...tolerance(i.matchWithin, 'intervention'),
       source: sourceRef(i.source),
     });
   }
@@ -121,10 +129,12 @@ export function compile(def: MergedDefinition): Plan {
           to: h.to,
           ...(h.reason ? { reason: h.reason } : {}),
           legalBasis: h.legalBasis,
+          priority: h.priority ?? 'routine',
           startedBy: [...(h.startedBy ?? ['rule'])],
-          deadline: { ...(h.deadline.workingDays ? { workingDays: h.deadline.workingDays } : {}), ...(h.deadline.days ? { days: h.deadline.days } : {}), from: h.deadline.from ?? 'received' },
+          deadline: { ...(h.deadline.workingDays ? { workingDays: h.deadline.workingDays } : {}), ...(h.deadline.days ? { days: h.deadline.days } : {}), ...(h.deadline.months ? { months: h.deadline.months } : {}), ...(h.deadline.hours ? { hours: h.deadline.hours } : {}), from: h.deadline.from ?? 'received' },
           reminders: (h.reminders ?? []).map((r) => parseOffset(r.before)),
           escalation: h.escalation.map((e) => ({ after: parseOffset(e.after), to: e.to })),
+          ...(h.unopened ? { unopened: { ...(h.unopened.workingDays ? { workingDays: h.unopened.workingDays } : {}), ...(h.unopened.days ? { days: h.unopened.days } : {}), to: h.unopened.to } } : {}),
           milestones: (h.milestones ?? []).map((m) => ({ id: m.id, title: m.title, within: { ...m.within }, after: m.after, repeat: m.repeat ?? false })),
           ...(h.returnHandoff ? { returnHandoff: h.returnHandoff } : {}),
           ...(h.checkOnAccept ? { checkOnAccept: h.checkOnAccept } : {}),

@@ -16,7 +16,7 @@ it('adds every version in the directory beside the built-in definitions', () => 
   expect(registry.plan(`${HELSESTASJON}|1.0.0`).steps.map((s) => s.id)).toContain('hs-4m');
   expect(registry.plan(`${HELSESTASJON}|1.0.1`).steps.map((s) => s.id)).not.toContain('hs-4m');
   expect(registry.plan('LocalHelsestasjon').version).toBe('1.0.1');
-  expect(registry.plan('Basisprogram').canonical).toBe('https://forlop.no/fhir/PlanDefinition/basis|1.0.0');
+  expect(registry.plan('Basisprogram').canonical).toBe('https://forlop.no/fhir/PlanDefinition/basis|1.1.0');
 });
 
 it('refuses the whole directory when one file has a problem, naming file:line:column as validate does', () => {

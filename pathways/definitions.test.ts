@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DefinitionError, formatProblem } from './problems';
 import { DefinitionRegistry } from './registry';
 import { parseSourceText } from './source-file';
+import { semanticWarnings } from './semantic-checks';
 
 const registry = DefinitionRegistry.builtIn();
 
@@ -71,15 +72,47 @@ function problems(text: string, file = 'small.yaml'): string[] {
 }
 
 describe('built-in definitions', () => {
-  it.each(['Basisprogram', 'Sarpsborgmodellen', 'Familieambulatorium', 'ForeldreBabySamspill'])('%s loads, checks and compiles', (name) => {
-    const plan = registry.plan(name);
-    expect(plan.canonical).toMatch(/^https:\/\/forlop\.no\/fhir\/PlanDefinition\/[a-z-]+\|1\.0\.0$/);
+  it.each(registry.canonicals())('%s loads, checks and compiles', (canonical) => {
+    const plan = registry.plan(canonical);
+    expect(plan.canonical).toBe(canonical);
     // Every step cites a source that resolves to a title.
     for (const step of plan.steps) expect(step.source.title).not.toBe('');
   });
 
   it('the small test definition is valid', () => {
     expect(problems(VALID)).toEqual([]);
+  });
+});
+
+describe('warnings: steps a result could both fulfil (issue #29)', () => {
+  const warnings = (text: string) => semanticWarnings(registry.resolve(parseSourceText(text, 'small.yaml')).merged).map(formatProblem);
+  const second = `  - id: hs-9w
+    title: Nine weeks
+    phase: infant
+    deliveredBy: helsestasjon
+    code: { system: https://example.org/cs, code: hs }
+    at: { anchor: birth, offset: 9w }
+    window: { earliest: 9w, latest: 10w }
+    source: guideline
+  - id: interview`;
+  const withSecond = VALID.replace('  - id: interview', second);
+
+  it('none for windows a week apart with no tolerance', () => {
+    expect(warnings(withSecond)).toEqual([]);
+  });
+
+  it('when a tolerance for the kind or the step makes them meet', () => {
+    const kind = withSecond.replace('status: draft\n', 'status: draft\nmatchWithin: { consultation: 1w }\n').replace('    phase: infant\n    deliveredBy: helsestasjon\n    code: { system: https://example.org/cs, code: hs }\n    at: { anchor: birth, offset: 9w }', '    phase: infant\n    kind: consultation\n    deliveredBy: helsestasjon\n    code: { system: https://example.org/cs, code: hs }\n    at: { anchor: birth, offset: 9w }');
+    expect(warnings(kind)).toEqual([
+      "small.yaml:41:5 /contacts/1/window: steps 'hs-6w' and 'hs-9w' (code https://example.org/cs|hs) have overlapping windows with their tolerance (0d and 1w): a result or contact dated in the overlap is ambiguous (narrow a window or a matchWithin so they do not meet, or let services link the result to its step (basedOn))",
+    ]);
+    expect(warnings(withSecond.replace('    window: { earliest: 9w, latest: 10w }', '    window: { earliest: 9w, latest: 10w }\n    matchWithin: 1w'))).toHaveLength(1);
+  });
+
+  it('basis 1.0.0 has one (the 4- and 6-week consultations share a day); 1.1.0 none', () => {
+    const check = (canonical: string) => semanticWarnings(registry.resolve(registry.find(canonical, registry.find(canonical, undefined as never)!)!).merged);
+    expect(check('https://forlop.no/fhir/PlanDefinition/basis|1.0.0').map((w) => w.message)).toEqual([expect.stringMatching(/^steps 'hs-4w' and 'hs-6w'/)]);
+    expect(check('https://forlop.no/fhir/PlanDefinition/basis|1.1.0')).toEqual([]);
   });
 });
 
@@ -156,6 +189,20 @@ describe('semantic errors', () => {
     expect(problems(twice, 'basis.yaml')).toEqual([
       expect.stringMatching(/^basis\.yaml:\d+:\d+ \/handoffs\/1\/startedBy: handoffs 'dps-second' and 'mental-health-referral' both take referrals to 'dps'; a referral could not tell which applies \(let one handoff per receiving service be startedBy referral\)$/),
     ]);
+  });
+
+  it('an urgent handoff without a deadline in hours, hours on a routine one, and a rule that treats §33 as a consent (issue #23)', () => {
+    const basis = readFileSync(path.join(__dirname, 'definitions', 'basis.yaml'), 'utf8');
+    const handoff = (fields: string) => basis.replace('handoffs:\n', `handoffs:\n  - { id: acute, title: Acute, from: helsestasjon, to: fastlege, legalBasis: health-personnel-cooperation, ${fields}, source: epds }\n`);
+    expect(problems(handoff('priority: urgent, deadline: { workingDays: 1, from: sent }, escalation: [{ after: 0d, to: coordinator }]'), 'basis.yaml')).toEqual([
+      expect.stringMatching(/\/handoffs\/0\/deadline: an urgent handoff needs a deadline in hours \(e\.g\. hours: 6 for an assessment the same day\)/),
+    ]);
+    expect(problems(handoff('deadline: { hours: 6, from: sent }, escalation: [{ after: 2h, to: coordinator }]'), 'basis.yaml')).toEqual([expect.stringMatching(/\/handoffs\/0\/deadline\/hours: a deadline in hours is for urgent handoffs/)]);
+    expect(problems(handoff('deadline: { days: 1 }, escalation: [{ after: 2h, to: coordinator }]'), 'basis.yaml')).toEqual([expect.stringMatching(/\/handoffs\/0\/escalation\/0\/after: '2h' is in hours, but this handoff's deadline is in days/)]);
+    expect(problems(handoff('priority: urgent, deadline: { hours: 6 }, escalation: [{ after: 0h, to: coordinator }]'), 'basis.yaml')).toEqual([expect.stringMatching(/\/handoffs\/0\/deadline\/from: an urgent handoff's hours count from when it is sent/)]);
+    expect(problems(handoff('priority: urgent, deadline: { hours: 6, from: sent }, escalation: [{ after: 0h, to: coordinator }]'), 'basis.yaml')).toEqual([]);
+    const rule = basis.replace('rules:\n', 'rules:\n  - { id: stop-report, on: consent-changed, when: { basis: section-33, consent: withdrawn }, do: [{ notifyCoordinator: stop }], source: forlop }\n');
+    expect(problems(rule, 'basis.yaml')).toEqual([expect.stringMatching(/\/rules\/0\/when\/basis: the duty to inform child welfare \(section-33, helsepersonelloven §33\) is not a consent/)]);
   });
 
   it('a pathway that cannot end, and one that does not say how to close when the pregnancy ends', () => {

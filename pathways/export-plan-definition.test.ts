@@ -17,7 +17,7 @@ describe('exportPlanDefinition', () => {
   });
 
   it('carries the windows, anchors, sources and activity definitions of the steps', () => {
-    const plan = registry.plan('Basisprogram');
+    const plan = registry.plan('https://forlop.no/fhir/PlanDefinition/basis|1.0.0');
     const bundle = exportPlanDefinition(plan);
     const pd = bundle.entry![0].resource as PlanDefinition;
     expect(pd).toMatchObject({ url: 'https://forlop.no/fhir/PlanDefinition/basis', version: '1.0.0', name: 'Basisprogram' });

@@ -13,7 +13,7 @@ import type { Condition, Offset, Plan, PlanStep, SourceRef } from './plan';
 import type { PathwayDocument } from './schema';
 
 const UCUM = 'http://unitsofmeasure.org';
-const UNIT = { d: 'd', w: 'wk', mo: 'mo', y: 'a' } as const;
+const UNIT = { h: 'h', d: 'd', w: 'wk', mo: 'mo', y: 'a' } as const;
 
 const quantity = (offset: Offset): Quantity => ({ value: offset.n, unit: UNIT[offset.unit], system: UCUM, code: UNIT[offset.unit] });
 

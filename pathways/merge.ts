@@ -28,7 +28,7 @@ export type MergedDefinition = {
   file: SourceFile;
   /** url|version of this definition and of every definition it extends, nearest first. */
   chain: string[];
-  meta: Pick<Doc, 'url' | 'version' | 'name' | 'title' | 'status' | 'publisher' | 'description' | 'extends'>;
+  meta: Pick<Doc, 'url' | 'version' | 'name' | 'title' | 'status' | 'publisher' | 'description' | 'extends' | 'matchWithin'>;
 } & { [K in ListKey]: Entry<Item<K>>[] } & { [K in MapKey]: Record<string, Entry<Item<K>>> };
 
 export interface DefinitionLookup {
@@ -59,7 +59,9 @@ export function merge(file: SourceFile, lookup: DefinitionLookup, seen: string[]
   const problems: DefinitionProblem[] = [];
   const removed = new Set(doc.remove ?? []);
   const found = new Set<string>();
-  const result = { file, chain: [canonical, ...base.chain], meta: own.meta } as MergedDefinition;
+  // Tolerances per kind: the variant's replace the base's kind by kind.
+  const matchWithin = base.meta.matchWithin || own.meta.matchWithin ? { ...base.meta.matchWithin, ...own.meta.matchWithin } : undefined;
+  const result = { file, chain: [canonical, ...base.chain], meta: { ...own.meta, ...(matchWithin ? { matchWithin } : {}) } } as MergedDefinition;
   for (const key of LIST_KEYS) {
     const entries = (base[key] as Entry<unknown>[]).filter((e) => !(removed.has(e.id) && found.add(e.id)));
     for (const entry of own[key] as Entry<unknown>[]) {
@@ -85,7 +87,7 @@ function fromDocument(file: SourceFile): MergedDefinition {
   const result = {
     file,
     chain: [canonicalOf(doc)],
-    meta: { url: doc.url, version: doc.version, name: doc.name, title: doc.title, status: doc.status, publisher: doc.publisher, description: doc.description, extends: doc.extends },
+    meta: { url: doc.url, version: doc.version, name: doc.name, title: doc.title, status: doc.status, publisher: doc.publisher, description: doc.description, extends: doc.extends, ...(doc.matchWithin ? { matchWithin: doc.matchWithin } : {}) },
   } as MergedDefinition;
   for (const key of LIST_KEYS) {
     const list = (doc[key] ?? []) as { id: string }[];

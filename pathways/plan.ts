@@ -3,14 +3,15 @@
  * and interprets. Plain serialisable data and pure helpers only, so workflow
  * code may import this file (no Node, no I/O, no clock).
  */
-import { addDays, addMonths, addWeeks, type IsoDate } from './calendar';
+import { addDays, addMonths, addWeeks, addWorkingDays, type IsoDate } from './calendar';
 
 export type AnchorName = 'enrolment' | 'dueDate' | 'gestation' | 'birth' | 'event';
 
 /** A calendar offset; months and years are calendar months (31 Jan + 1mo = 28/29 Feb). */
 export interface Offset {
   n: number;
-  unit: 'd' | 'w' | 'mo' | 'y';
+  /** h (hours) only in urgent handoffs' reminders and escalation, which count in instants, not days. */
+  unit: 'h' | 'd' | 'w' | 'mo' | 'y';
 }
 
 export interface TimePoint {
@@ -36,6 +37,8 @@ interface StepBase {
   phase?: string;
   deliveredBy: string;
   trigger: 'plan' | 'rule';
+  /** How far outside its window (or an intervention's run) a result or contact still fulfils it; absent: the window only. */
+  matchWithin?: Offset;
   source: SourceRef;
 }
 
@@ -133,6 +136,15 @@ export interface Rule {
 export interface Deadline {
   workingDays?: number;
   days?: number;
+  /** Calendar months, e.g. barnevernsloven §2-2's three months for an investigation. */
+  months?: number;
+}
+
+/** The day a deadline falls on, counted from `base`: working days skip weekends and Norwegian public holidays. */
+export function dueAfter(base: IsoDate, deadline: Deadline): IsoDate {
+  if (deadline.workingDays !== undefined) return addWorkingDays(base, deadline.workingDays);
+  if (deadline.months !== undefined) return addMonths(base, deadline.months);
+  return addDays(base, deadline.days ?? 0);
 }
 
 export interface Handoff {
@@ -144,9 +156,14 @@ export interface Handoff {
   legalBasis: 'consent' | 'health-personnel-cooperation' | 'section-33';
   /** What starts it: a rule (or a returnHandoff), and/or a referral another system writes to the `to` service. */
   startedBy: ('rule' | 'referral')[];
-  deadline: Deadline & { from: 'sent' | 'received' };
+  /** urgent: `deadline.hours` from the moment it is sent, reminders and escalation in `hours` (HourOffset). */
+  priority: 'routine' | 'urgent';
+  deadline: Deadline & { hours?: number; from: 'sent' | 'received' };
   reminders: Offset[];
   escalation: { after: Offset; to: 'coordinator' | 'service-leader' }[];
+  /** Escalate a request still unopened (Task requested) this long after it was sent. */
+  unopened?: Deadline & { to: 'coordinator' | 'service-leader' };
+  /** `after`: 'sent', 'accepted', 'first-attendance' or an earlier milestone's id. */
   milestones: { id: string; title: string; within: Deadline; after: string; repeat: boolean }[];
   returnHandoff?: string;
   checkOnAccept?: string;
@@ -221,7 +238,16 @@ export function applyOffset(date: IsoDate, offset: Offset): IsoDate {
       return addMonths(date, offset.n);
     case 'y':
       return addMonths(date, offset.n * 12);
+    case 'h':
+      // Whole days of it on a date; urgent handoffs count hours on instants (offsetMs).
+      return addDays(date, Math.trunc(offset.n / 24));
   }
+}
+
+/** An offset in milliseconds, for hour-scale clocks (urgent handoffs); days are 24 hours there. */
+export function offsetMs(offset: Offset): number {
+  const hours = { h: 1, d: 24, w: 168, mo: 24 * 30, y: 24 * 365 }[offset.unit];
+  return offset.n * hours * 3_600_000;
 }
 
 export function anchorDate(anchors: Anchors, anchor: AnchorName, eventDate?: IsoDate): IsoDate | undefined {
@@ -251,12 +277,12 @@ export function formatOffset(offset: Offset): string {
 
 /** Rough length in days, for ordering and checks only (months as 30.44 days); dates always use applyOffset. */
 export function approximateDays(offset: Offset): number {
-  const perUnit = { d: 1, w: 7, mo: 30.44, y: 365.25 }[offset.unit];
+  const perUnit = { h: 1 / 24, d: 1, w: 7, mo: 30.44, y: 365.25 }[offset.unit];
   return offset.n * perUnit;
 }
 
 export function parseOffset(text: string): Offset {
-  const m = /^(-?\d+)(d|w|mo|y)$/.exec(text);
+  const m = /^(-?\d+)(h|d|w|mo|y)$/.exec(text);
   if (!m) throw new TypeError(`'${text}' is not an offset such as 6w, -2d, 3mo or 1y`);
   return { n: Number(m[1]), unit: m[2] as Offset['unit'] };
 }

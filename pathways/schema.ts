@@ -29,6 +29,13 @@ const timePoint = {
   properties: { anchor, offset },
 } as const;
 
+/**
+ * How far outside its window a result or contact still fulfils the step
+ * (before `earliest` and after `latest`); outside that it is recorded as
+ * unplanned and the step stays open. 0d (the default) means the window only.
+ */
+const matchWithin = { ...offset, pattern: '^\\d{1,4}(d|w|mo|y)$', description: 'a tolerance around the window (not negative), e.g. 2w: a result up to two weeks before or after the window still fulfils the step' } as const;
+
 /** The days around a step's target in which it counts as on time, as offsets from the same anchor. */
 const window = {
   type: 'object',
@@ -71,6 +78,7 @@ const contact = {
     at: timePoint,
     window,
     plannedEncounter: { type: 'boolean', description: 'create a planned FHIR Encounter when the step is planned' },
+    matchWithin,
     trigger: stepTrigger,
     source,
     note: { type: 'string' },
@@ -89,6 +97,7 @@ const screening = {
     deliveredBy: id,
     at: timePoint,
     window,
+    matchWithin,
     trigger: stepTrigger,
     source,
     note: { type: 'string' },
@@ -116,6 +125,7 @@ const intervention = {
         until: timePoint,
       },
     },
+    matchWithin,
     trigger: stepTrigger,
     source,
     note: { type: 'string' },
@@ -225,12 +235,16 @@ const deadline = {
   additionalProperties: false,
   minProperties: 1,
   maxProperties: 1,
-  description: 'exactly one of workingDays (weekends and Norwegian public holidays skipped) or days',
+  description: 'exactly one of workingDays (weekends and Norwegian public holidays skipped), days or months (calendar months)',
   properties: {
     workingDays: { type: 'integer', minimum: 1, maximum: 365 },
     days: { type: 'integer', minimum: 1, maximum: 365 },
+    months: { type: 'integer', minimum: 1, maximum: 24 },
   },
 } as const;
+
+/** Hours, for urgent handoffs' reminders and escalations, e.g. 2h. */
+const hours = { type: 'string', pattern: '^\\d{1,2}h$', description: 'whole hours, e.g. 2h (urgent handoffs only)' } as const;
 
 const handoff = {
   type: 'object',
@@ -239,6 +253,11 @@ const handoff = {
   properties: {
     id,
     title: { type: 'string', minLength: 1 },
+    priority: {
+      type: 'string',
+      enum: ['routine', 'urgent'],
+      description: 'urgent: a deadline in hours from the moment it is sent (e.g. same-day assessment of thoughts of self-harm), with reminders and escalation in hours; routine (default): in days',
+    },
     from: { ...id, description: 'the sending service (an entry in `services`)' },
     to: { ...id, description: 'the receiving service' },
     reason: coding,
@@ -253,11 +272,21 @@ const handoff = {
     },
     deadline: {
       ...deadline,
-      properties: { ...deadline.properties, from: { type: 'string', enum: ['sent', 'received'] } },
+      description: 'exactly one of workingDays, days, months or hours (urgent handoffs), and from which day it counts',
+      properties: { ...deadline.properties, hours: { type: 'integer', minimum: 1, maximum: 72 }, from: { type: 'string', enum: ['sent', 'received'] } },
       minProperties: 1,
       maxProperties: 2,
     },
-    reminders: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['before'], properties: { before: offset } } },
+    reminders: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['before'], properties: { before: { anyOf: [offset, hours] } } } },
+    unopened: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['to'],
+      minProperties: 2,
+      maxProperties: 2,
+      description: 'escalate when the receiver has not opened the request (its Task still requested) this long after it was sent: exactly one of workingDays or days, and to whom',
+      properties: { ...deadline.properties, to: { type: 'string', enum: ['coordinator', 'service-leader'] } },
+    },
     escalation: {
       type: 'array',
       minItems: 1,
@@ -265,7 +294,7 @@ const handoff = {
         type: 'object',
         additionalProperties: false,
         required: ['after', 'to'],
-        properties: { after: offset, to: { type: 'string', enum: ['coordinator', 'service-leader'] } },
+        properties: { after: { anyOf: [offset, hours] }, to: { type: 'string', enum: ['coordinator', 'service-leader'] } },
       },
     },
     milestones: {
@@ -278,7 +307,7 @@ const handoff = {
           id,
           title: { type: 'string' },
           within: deadline,
-          after: { type: 'string', description: "'accepted', 'first-attendance' or the id of an earlier milestone" },
+          after: { type: 'string', description: "'sent' (the day the request was sent), 'accepted', 'first-attendance' or the id of an earlier milestone" },
           repeat: { type: 'boolean', description: 'recurs every `within` after the previous one (e.g. evaluations every 42 days)' },
         },
       },
@@ -343,6 +372,12 @@ export const pathwaySchema = {
     status: { type: 'string', enum: ['draft', 'active', 'retired'] },
     publisher: { type: 'string' },
     description: { type: 'string' },
+    matchWithin: {
+      type: 'object',
+      additionalProperties: false,
+      description: "the tolerance around a step's window per kind of step (a step's own matchWithin wins); kinds without one match inside the window only",
+      properties: { consultation: matchWithin, 'home-visit': matchWithin, group: matchWithin, check: matchWithin, ultrasound: matchWithin, vaccination: matchWithin, screening: matchWithin, intervention: matchWithin },
+    },
     extends: { type: 'string', pattern: '^https?://[^\\s|]+\\|\\d+\\.\\d+\\.\\d+(-[0-9A-Za-z.-]+)?$', description: 'url|version of the definition this one adapts' },
     remove: { type: 'array', items: id, description: 'ids of the base definition entries this variant leaves out' },
     sources: {

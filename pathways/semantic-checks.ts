@@ -142,6 +142,10 @@ export function semanticProblems(def: MergedDefinition): DefinitionProblem[] {
     for (const [i, s] of (when.step === undefined ? [] : Array.isArray(when.step) ? when.step : [when.step]).entries()) ref(r, ['when', 'step', ...(Array.isArray(when.step) ? [i] : [])], 'step', s, stepIds);
     for (const [i, p] of (when.phase === undefined ? [] : Array.isArray(when.phase) ? when.phase : [when.phase]).entries()) ref(r, ['when', 'phase', ...(Array.isArray(when.phase) ? [i] : [])], 'phase', p, phaseIds);
     for (const [i, action] of v.do.entries()) checkAction(action as ActionDocument, (sub, msg, hint) => at(r, ['do', i, ...sub], msg, hint));
+    // Helsepersonelloven §33: the duty to inform child welfare is not a consent; the family can neither give nor withdraw it.
+    if (v.on === 'consent-changed' && when.basis === 'section-33' && when.consent !== 'active') {
+      at(r, ['when', 'basis'], 'the duty to inform child welfare (section-33, helsepersonelloven §33) is not a consent: the family refusing or withdrawing it cannot hold or stop anything', "listen for basis: consent (or health-personnel-cooperation) instead");
+    }
     for (const action of v.do) if ('schedule' in action && action.schedule) scheduledBy.set(r.id, [...(scheduledBy.get(r.id) ?? []), action.schedule]);
   }
   function checkAction(action: ActionDocument, report: (sub: string[], message: string, hint?: string) => void) {
@@ -207,8 +211,18 @@ export function semanticProblems(def: MergedDefinition): DefinitionProblem[] {
     if (v.from === v.to) at(h, ['to'], `a handoff goes between two services; from and to are both '${v.from}'`);
     ref(h, ['returnHandoff'], 'handoff', v.returnHandoff, handoffIds);
     ref(h, ['checkOnAccept'], 'check', v.checkOnAccept, checkIds);
-    if (v.deadline.workingDays === undefined && v.deadline.days === undefined) at(h, ['deadline'], 'a handoff deadline needs workingDays or days', 'e.g. workingDays: 10 (pasient- og brukerrettighetsloven §2-2)');
-    if (v.deadline.workingDays !== undefined && v.deadline.days !== undefined) at(h, ['deadline'], 'give workingDays or days, not both');
+    const units = (['workingDays', 'days', 'months', 'hours'] as const).filter((u) => v.deadline[u] !== undefined);
+    if (units.length === 0) at(h, ['deadline'], 'a handoff deadline needs workingDays, days, months or hours', 'e.g. workingDays: 10 (pasient- og brukerrettighetsloven §2-2)');
+    if (units.length > 1) at(h, ['deadline'], `give one of workingDays, days, months or hours, not ${units.join(' and ')}`);
+    // Urgent is not ordinary (pasient- og brukerrettighetsloven §2-2: serious conditions are assessed faster): hours, counted from sending.
+    const urgent = v.priority === 'urgent';
+    if (urgent && v.deadline.hours === undefined) at(h, ['deadline'], 'an urgent handoff needs a deadline in hours (e.g. hours: 6 for an assessment the same day)', 'give deadline: { hours: N, from: sent }, or make it priority: routine');
+    if (urgent && v.deadline.hours !== undefined && (v.deadline.from ?? 'received') !== 'sent') at(h, ['deadline', 'from'], "an urgent handoff's hours count from when it is sent", 'set from: sent');
+    if (!urgent && v.deadline.hours !== undefined) at(h, ['deadline', 'hours'], 'a deadline in hours is for urgent handoffs', 'set priority: urgent, or give the deadline in days');
+    const hourly = [...(v.reminders ?? []).map((r, i) => [r.before, ['reminders', i, 'before']] as const), ...v.escalation.map((e, i) => [e.after, ['escalation', i, 'after']] as const)];
+    for (const [text, sub] of hourly) {
+      if (text.endsWith('h') && v.deadline.hours === undefined) at(h, [...sub], `'${text}' is in hours, but this handoff's deadline is in days`, 'use days (e.g. 0d, 2d), or make the handoff urgent with deadline: { hours: N }');
+    }
     let last = -Infinity;
     for (const [i, step] of v.escalation.entries()) {
       const days = approximateDays(parseOffset(step.after));
@@ -219,8 +233,8 @@ export function semanticProblems(def: MergedDefinition): DefinitionProblem[] {
     for (const [i, r] of (v.reminders ?? []).entries()) if (approximateDays(parseOffset(r.before)) <= 0) at(h, ['reminders', i, 'before'], 'a reminder comes a positive time before the deadline, e.g. 2d');
     const milestones = new Set<string>();
     for (const [i, m] of (v.milestones ?? []).entries()) {
-      if (m.after !== 'accepted' && m.after !== 'first-attendance' && !milestones.has(m.after)) {
-        at(h, ['milestones', i, 'after'], `'${m.after}' is not 'accepted', 'first-attendance' or an earlier milestone of this handoff`);
+      if (m.after !== 'sent' && m.after !== 'accepted' && m.after !== 'first-attendance' && !milestones.has(m.after)) {
+        at(h, ['milestones', i, 'after'], `'${m.after}' is not 'sent', 'accepted', 'first-attendance' or an earlier milestone of this handoff`);
       }
       milestones.add(m.id);
     }
@@ -266,4 +280,47 @@ export function semanticProblems(def: MergedDefinition): DefinitionProblem[] {
     seenOn.set(e.value.on, e.id);
   }
   return problems;
+}
+
+/** Days from the start of gestational week 0 to the due date (Naegele), to put dueDate and gestation anchors on one axis. */
+const GESTATION_DAYS = 280;
+
+/**
+ * Things that are allowed but probably not meant. Today: two steps a result
+ * or contact could both fulfil (the same instrument, or the same contact
+ * code) whose windows, widened by their matchWithin tolerance, overlap: a
+ * result dated in the overlap goes to the nearer target, which may not be
+ * the one the clinician meant (issue #29). Only steps on the same time axis
+ * are compared (a pregnancy week and an age cannot be ordered before the
+ * birth).
+ */
+export function semanticWarnings(def: MergedDefinition): DefinitionProblem[] {
+  const warnings: DefinitionProblem[] = [];
+  const kinds = (def.meta.matchWithin ?? {}) as Record<string, string | undefined>;
+  type Span = { entry: Entry<ContactDocument | ScreeningDocument>; key: string; axis: string; from: number; to: number; tolerance: string };
+  const spans: Span[] = [];
+  for (const entry of [...def.contacts, ...def.screenings] as Entry<ContactDocument | ScreeningDocument>[]) {
+    const v = entry.value;
+    if ((v.trigger ?? 'plan') === 'rule' || v.at.anchor === 'event') continue;
+    const kind = 'instrument' in v ? 'screening' : v.kind;
+    const tolerance = v.matchWithin ?? (kind ? kinds[kind] : undefined) ?? '0d';
+    const widen = approximateDays(parseOffset(tolerance));
+    const shift = v.at.anchor === 'dueDate' ? GESTATION_DAYS : 0;
+    const axis = v.at.anchor === 'dueDate' ? 'gestation' : v.at.anchor;
+    const key = 'instrument' in v ? `instrument ${v.instrument}` : `code ${v.code.system}|${v.code.code}`;
+    spans.push({ entry, key, axis, tolerance, from: shift + approximateDays(parseOffset(v.window.earliest)) - widen, to: shift + approximateDays(parseOffset(v.window.latest)) + widen });
+  }
+  for (const [i, a] of spans.entries()) {
+    for (const b of spans.slice(i + 1)) {
+      if (a.key !== b.key || a.axis !== b.axis || a.to < b.from || b.to < a.from) continue;
+      warnings.push(
+        b.entry.origin.problem(
+          [...b.entry.path, 'window'],
+          `steps '${a.entry.id}' and '${b.entry.id}' (${a.key}) have overlapping windows with their tolerance (${a.tolerance} and ${b.tolerance}): a result or contact dated in the overlap is ambiguous`,
+          'narrow a window or a matchWithin so they do not meet, or let services link the result to its step (basedOn)',
+        ),
+      );
+    }
+  }
+  return warnings;
 }

@@ -44,6 +44,8 @@ export const HANDOFFS_AS_CHILD_WORKFLOWS = 'handoffs-as-child-workflows';
 export const RETURN_HANDOFFS = 'return-handoffs';
 /** Patch id: the family can be moved to another version of its definition (adoptPlanUpdate). */
 export const PLAN_MIGRATION = 'plan-migration';
+/** Patch id: a result or contact fulfils a step only inside its window (with the definition's tolerance), never one of a phase not begun (issue #29). */
+export const MATCH_IN_WINDOW = 'match-in-window';
 
 export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPathwayResult> {
   const { familyId, refs } = input;
@@ -58,6 +60,12 @@ export async function familyPathway(input: FamilyPathwayInput): Promise<FamilyPa
     const started = startPathway(plan, familyId, input.anchors, today());
     state = started.state;
     effects.push(...started.effects);
+  }
+  // Runs recorded before matching by window keep the nearest-step matching, so their histories replay.
+  if (wf.patched(MATCH_IN_WINDOW)) {
+    if (state.legacyMatching) state = { ...state, legacyMatching: false };
+  } else {
+    state = { ...state, legacyMatching: true };
   }
   const startPhase = state.phase;
   // A function, because handlers change `state` between awaits (TypeScript would narrow a plain comparison).

@@ -1,7 +1,7 @@
 import { DefinitionRegistry } from '../pathways/registry';
 import { advanceHandoff, advanceMilestones, applyBusinessStatus, applyTaskStatus, canMove, HandoffInputError, holdHandoff, milestonesDue, nextHandoffWakeUp, nextMilestoneWakeUp, startHandoff } from './handoff-state';
 
-const plan = DefinitionRegistry.builtIn().plan('Basisprogram');
+const plan = DefinitionRegistry.builtIn().plan('https://forlop.no/fhir/PlanDefinition/basis|1.0.0');
 const referral = plan.handoffs['mental-health-referral']; // 10 working days from receipt, reminder 2d before, coordinator at once, leader 5d later
 
 describe('handoff state', () => {

@@ -9,8 +9,8 @@
  * is met by a decision (accepted or rejected). Numbers come from the
  * definition's handoff; none live here.
  */
-import { addDays, addWorkingDays, type IsoDate } from '../pathways/calendar';
-import { applyOffset, type Handoff } from '../pathways/plan';
+import { addDays, osloDate, type IsoDate } from '../pathways/calendar';
+import { applyOffset, dueAfter, offsetMs, type Handoff } from '../pathways/plan';
 import { canMoveTask, taskMoveProblem } from '../fhir/task-state';
 import type { HandoffStatus } from './pathway-events';
 
@@ -34,12 +34,21 @@ export interface HandoffProgress {
   milestonesEscalated?: string[];
   /** Why the handoff is on hold: its legal basis was withdrawn before a decision. No reminders or escalations run meanwhile. */
   held?: string;
+  /** The "not yet opened" escalation (the definition's `unopened`) has been sent. */
+  unopenedEscalated?: boolean;
+  /** Urgent handoffs (a deadline in hours): the instant it was sent and the instant a decision is due (ISO 8601, UTC). */
+  sentAt?: string;
+  deadlineAt?: string;
 }
 
 export type HandoffEffect =
   | { type: 'create-request'; on: IsoDate }
   | { type: 'reminder'; key: string; on: IsoDate; deadline: IsoDate }
   | { type: 'escalate'; key: string; on: IsoDate; to: 'coordinator' | 'service-leader'; deadline: IsoDate }
+  /** The receiver has not opened the request (Task still requested) the definition's time after it was sent. */
+  | { type: 'escalate-unopened'; key: string; on: IsoDate; to: 'coordinator' | 'service-leader'; sentOn: IsoDate; deadline?: IsoDate }
+  /** The receiver rejected the request: the coordinator and the referrer are told at once. */
+  | { type: 'rejected'; key: string; on: IsoDate }
   | { type: 'status'; status: HandoffStatus; on: IsoDate }
   | { type: 'milestone-overdue'; key: string; on: IsoDate; milestone: string; due: IsoDate }
   /** The Task goes on hold and the handoff's Consent becomes inactive. */
@@ -63,13 +72,58 @@ function withDeadline(def: Handoff, p: HandoffProgress): HandoffProgress {
   if (p.deadline) return p;
   const from = def.deadline.from === 'sent' ? p.sentOn : p.receivedOn;
   if (!from) return p;
-  const deadline = def.deadline.workingDays !== undefined ? addWorkingDays(from, def.deadline.workingDays) : addDays(from, def.deadline.days ?? 0);
+  const deadline = dueAfter(from, def.deadline);
   return { ...p, deadline };
 }
 
-export function startHandoff(def: Handoff, key: string, sentOn: IsoDate): { state: HandoffProgress; effects: HandoffEffect[] } {
-  const state = withDeadline(def, { key, handoff: def.id, status: 'requested', sentOn, remindersSent: 0, escalationsSent: 0, today: sentOn, history: [{ on: sentOn, status: 'requested' }] });
+/** Whether the handoff's clock runs in hours (priority urgent, `deadline.hours`) rather than days. */
+export function isHourly(def: Handoff): boolean {
+  return def.deadline.hours !== undefined;
+}
+
+/** `sentAt`: the instant it was sent, which an urgent handoff's hours count from. */
+export function startHandoff(def: Handoff, key: string, sentOn: IsoDate, sentAt?: string): { state: HandoffProgress; effects: HandoffEffect[] } {
+  const base: HandoffProgress = { key, handoff: def.id, status: 'requested', sentOn, remindersSent: 0, escalationsSent: 0, today: sentOn, history: [{ on: sentOn, status: 'requested' }] };
+  if (isHourly(def)) {
+    const from = sentAt ?? `${sentOn}T00:00:00.000Z`;
+    const deadlineAt = new Date(Date.parse(from) + def.deadline.hours! * 3_600_000).toISOString();
+    return { state: { ...base, sentAt: from, deadlineAt, deadline: osloDate(deadlineAt) }, effects: [{ type: 'create-request', on: sentOn }] };
+  }
+  const state = withDeadline(def, base);
   return { state, effects: [{ type: 'create-request', on: sentOn }] };
+}
+
+/** An urgent handoff's reminders (before the deadline instant) and escalations (after it), as instants in ms. */
+function hourlyTimes(def: Handoff, s: HandoffProgress): { reminders: number[]; escalations: number[] } | undefined {
+  if (!s.deadlineAt || s.decidedOn || s.closedOn || s.held) return undefined;
+  const at = Date.parse(s.deadlineAt);
+  return { reminders: def.reminders.map((b) => at - offsetMs(b)).sort((a, b) => a - b), escalations: def.escalation.map((e) => at + offsetMs(e.after)) };
+}
+
+/** Reminders and escalations of an urgent handoff due by `nowMs` (its clock runs in hours: EPDS item 10 needs assessment the same day). */
+export function advanceHourly(def: Handoff, state: HandoffProgress, nowMs: number): { state: HandoffProgress; effects: HandoffEffect[] } {
+  let next: HandoffProgress = { ...state, today: osloDate(nowMs) };
+  const effects: HandoffEffect[] = [];
+  const times = hourlyTimes(def, next);
+  if (!times) return { state: next, effects };
+  const deadline = next.deadlineAt!;
+  while (next.remindersSent < times.reminders.length && times.reminders[next.remindersSent] <= nowMs) {
+    effects.push({ type: 'reminder', key: `${state.key}-reminder-${next.remindersSent + 1}`, on: osloDate(times.reminders[next.remindersSent]), deadline });
+    next = { ...next, remindersSent: next.remindersSent + 1 };
+  }
+  while (next.escalationsSent < times.escalations.length && times.escalations[next.escalationsSent] <= nowMs) {
+    const step = def.escalation[next.escalationsSent];
+    effects.push({ type: 'escalate', key: `${state.key}-escalation-${next.escalationsSent + 1}`, on: osloDate(times.escalations[next.escalationsSent]), to: step.to, deadline });
+    next = { ...next, escalationsSent: next.escalationsSent + 1 };
+  }
+  return { state: next, effects };
+}
+
+/** The next instant (ms) an urgent handoff has a reminder or escalation to send, if any. */
+export function nextHourlyWakeUp(def: Handoff, state: HandoffProgress): number | undefined {
+  const times = hourlyTimes(def, state);
+  if (!times) return undefined;
+  return [...times.reminders.slice(state.remindersSent), ...times.escalations.slice(state.escalationsSent)].sort((a, b) => a - b)[0];
 }
 
 /** The receiving organisation moved its Task. Throws HandoffInputError for a move the Task state machine does not allow. */
@@ -86,13 +140,20 @@ export function applyTaskStatus(def: Handoff, state: HandoffProgress, status: Ha
   if (status === 'accepted') next.reached = { ...next.reached, accepted: [...(next.reached?.accepted ?? []), date] };
   if (isClosed(status)) next.closedOn = date;
   next = withDeadline(def, next);
-  return { state: next, effects: [{ type: 'status', status, on: date }] };
+  const effects: HandoffEffect[] = [{ type: 'status', status, on: date }];
+  if (status === 'rejected') effects.push({ type: 'rejected', key: `${state.key}-rejected`, on: date });
+  return { state: next, effects };
 }
 
 /** Reminders and escalations due by `today`, while no decision has been made. */
 export function advanceHandoff(def: Handoff, state: HandoffProgress, today: IsoDate): { state: HandoffProgress; effects: HandoffEffect[] } {
   const effects: HandoffEffect[] = [];
   let next: HandoffProgress = { ...withDeadline(def, state), today };
+  const unopened = unopenedDue(def, next);
+  if (unopened && unopened <= today) {
+    effects.push({ type: 'escalate-unopened', key: `${state.key}-unopened`, on: unopened, to: def.unopened!.to, sentOn: next.sentOn, ...(next.deadline ? { deadline: next.deadline } : {}) });
+    next = { ...next, unopenedEscalated: true };
+  }
   const deadline = next.deadline;
   if (!deadline || next.decidedOn || next.closedOn || next.held) return { state: next, effects };
   const reminders = reminderDates(def, deadline);
@@ -111,9 +172,20 @@ export function advanceHandoff(def: Handoff, state: HandoffProgress, today: IsoD
 
 export function nextHandoffWakeUp(def: Handoff, state: HandoffProgress): IsoDate | undefined {
   const s = withDeadline(def, state);
-  if (!s.deadline || s.decidedOn || s.closedOn || s.held) return undefined;
-  const pending = [...reminderDates(def, s.deadline).slice(s.remindersSent), ...escalationDates(def, s.deadline).slice(s.escalationsSent)];
+  const unopened = unopenedDue(def, s);
+  if (!s.deadline || s.decidedOn || s.closedOn || s.held) return unopened;
+  const pending = [...reminderDates(def, s.deadline).slice(s.remindersSent), ...escalationDates(def, s.deadline).slice(s.escalationsSent), ...(unopened ? [unopened] : [])];
   return pending.filter((d) => d > s.today).sort()[0] ?? pending.sort()[0];
+}
+
+/**
+ * The day a request nobody has opened is escalated (the definition's
+ * `unopened`): counted from when it was sent, while its Task is still
+ * `requested`; undefined when there is none to send.
+ */
+function unopenedDue(def: Handoff, s: HandoffProgress): IsoDate | undefined {
+  if (!def.unopened || s.unopenedEscalated || s.status !== 'requested' || s.held || s.closedOn) return undefined;
+  return dueAfter(s.sentOn, def.unopened);
 }
 
 /**
@@ -153,7 +225,8 @@ export function applyBusinessStatus(def: Handoff, state: HandoffProgress, step: 
 /** Each milestone's next due date, while the handoff is open: counted from the step it follows (and, if it repeats, from its own last time). */
 export function milestonesDue(def: Handoff, state: HandoffProgress): { milestone: string; due: IsoDate }[] {
   if (state.closedOn) return [];
-  const last = (id: string) => state.reached?.[id]?.at(-1);
+  // 'sent': e.g. barnevernsloven §2-2's three months run from the report's receipt, which is when it was sent.
+  const last = (id: string) => (id === 'sent' ? state.sentOn : state.reached?.[id]?.at(-1));
   const due: { milestone: string; due: IsoDate }[] = [];
   for (const m of def.milestones) {
     const after = last(m.after);
@@ -161,7 +234,7 @@ export function milestonesDue(def: Handoff, state: HandoffProgress): { milestone
     const own = last(m.id);
     if (!m.repeat && own && own >= after) continue;
     const base = m.repeat && own && own > after ? own : after;
-    due.push({ milestone: m.id, due: m.within.workingDays !== undefined ? addWorkingDays(base, m.within.workingDays) : addDays(base, m.within.days ?? 0) });
+    due.push({ milestone: m.id, due: dueAfter(base, m.within) });
   }
   return due;
 }

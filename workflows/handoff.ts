@@ -9,11 +9,15 @@
 import * as wf from '@temporalio/workflow';
 import { effectsActivities, waitForDayOr, workflowToday } from './workflow-time';
 import type { Handoff } from '../pathways/plan';
-import { advanceHandoff, advanceMilestones, applyBusinessStatus, applyTaskStatus, holdHandoff, isClosed, nextHandoffWakeUp, nextMilestoneWakeUp, startHandoff, type HandoffEffect, type HandoffProgress } from './handoff-state';
+import { advanceHandoff, advanceHourly, advanceMilestones, applyBusinessStatus, applyTaskStatus, holdHandoff, isClosed, isHourly, nextHandoffWakeUp, nextHourlyWakeUp, nextMilestoneWakeUp, startHandoff, type HandoffEffect, type HandoffProgress } from './handoff-state';
+import { osloStartOfDay } from '../pathways/calendar';
 import { familyWorkflowId, handoffQuery, handoffUpdatedSignal, holdHandoffSignal, taskStatusSignal } from './messages';
 import type { FamilyRefs, ReferralIn } from './pathway-events';
 
 const { applyHandoffEffects } = effectsActivities;
+
+/** Patch id: a rejected request is reported to the coordinator and the referrer at once (issue #21). */
+export const REJECTION_NOTICES = 'rejection-notices';
 
 export interface HandoffWorkflowInput {
   familyId: string;
@@ -29,7 +33,9 @@ export interface HandoffWorkflowInput {
 export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ key: string; status: HandoffProgress['status'] }> {
   const today = workflowToday;
   const def = input.handoff;
-  let { state, effects } = startHandoff(def, input.key, input.sentOn) as { state: HandoffProgress; effects: HandoffEffect[] };
+  // Urgent handoffs count hours from the moment they start (the family's workflow starts them as the event is applied).
+  const hourly = isHourly(def);
+  let { state, effects } = startHandoff(def, input.key, input.sentOn, hourly ? new Date(Date.now()).toISOString() : undefined) as { state: HandoffProgress; effects: HandoffEffect[] };
   const seen = new Set<string>();
   const family = wf.getExternalWorkflowHandle(familyWorkflowId(input.familyId));
 
@@ -57,7 +63,9 @@ export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ ke
     while (effects.length > 0) {
       const batch = effects;
       effects = [];
-      const written = batch.filter((e) => e.type !== 'status');
+      // Handoffs recorded before rejection notices closed silently on a rejection; they still do on replay.
+      const silent = batch.some((e) => e.type === 'rejected') && !wf.patched(REJECTION_NOTICES);
+      const written = batch.filter((e) => e.type !== 'status' && !(silent && e.type === 'rejected'));
       if (written.length) await applyHandoffEffects({ familyId: input.familyId, canonical: input.canonical, refs: input.refs, key: input.key, handoff: def.id, effects: written, ...(input.referral ? { referral: input.referral } : {}) });
       for (const e of batch) {
         if (e.type !== 'status') continue;
@@ -70,6 +78,19 @@ export async function handoffWorkflow(input: HandoffWorkflowInput): Promise<{ ke
       }
     }
     if (isClosed(state.status)) return { key: input.key, status: state.status };
+    if (hourly) {
+      // Its clock runs in hours: wake at the next reminder or escalation instant (or a milestone's day).
+      const milestone = nextMilestoneWakeUp(def, state);
+      const at = [nextHourlyWakeUp(def, state), milestone === undefined ? undefined : osloStartOfDay(milestone)].filter((t): t is number => t !== undefined).sort((a, b) => a - b)[0];
+      const woken = at === undefined ? await wf.condition(() => effects.length > 0).then(() => true) : at > Date.now() ? await wf.condition(() => effects.length > 0, at - Date.now()) : false;
+      if (!woken) {
+        const t = advanceHourly(def, state, Date.now());
+        const m = advanceMilestones(def, t.state, t.state.today);
+        state = m.state;
+        effects = [...effects, ...t.effects, ...m.effects];
+      }
+      continue;
+    }
     const wake = [nextHandoffWakeUp(def, state), nextMilestoneWakeUp(def, state)].filter((d): d is string => d !== undefined).sort()[0];
     if (!(await waitForDayOr(wake, () => effects.length > 0))) {
       const t = advanceHandoff(def, state, today());

@@ -2,7 +2,7 @@ import { DefinitionRegistry } from '../pathways/registry';
 import type { Plan } from '../pathways/plan';
 import { advance, applyEvent, nextWakeUp, PathwayInputError, startPathway, type PathwayState } from './pathway-state';
 
-const plan: Plan = DefinitionRegistry.builtIn().plan('Basisprogram');
+const plan: Plan = DefinitionRegistry.builtIn().plan('https://forlop.no/fhir/PlanDefinition/basis|1.0.0');
 // Due 2027-06-01: gestational week 0 starts 2026-08-25; enrolled in week 10.
 const anchors = { enrolment: '2026-11-03', dueDate: '2027-06-01' };
 const step = (state: PathwayState, key: string) => state.steps.find((s) => s.key === key)!;

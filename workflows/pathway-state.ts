@@ -8,8 +8,8 @@
  * Every number (weeks, windows, thresholds, deadlines) comes from the plan;
  * this file only knows what the definition format means.
  */
-import { addDays, addWorkingDays, daysBetween, type IsoDate } from '../pathways/calendar';
-import { applyOffset, bandOf, resolve, type Action, type Anchors, type Condition, type PathwayEventName, type Plan, type PlanStep } from '../pathways/plan';
+import { addDays, daysBetween, type IsoDate } from '../pathways/calendar';
+import { applyOffset, bandOf, dueAfter, resolve, type Action, type Anchors, type Condition, type PathwayEventName, type Plan, type PlanStep } from '../pathways/plan';
 import type { HandoffStatus, LegalBasis, PathwayEffect, PathwayEvent, ReferralIn } from './pathway-events';
 
 export type StepStatus =
@@ -79,6 +79,8 @@ export interface TimelineEntry {
   what: string;
   step?: string;
   rule?: string;
+  /** A result or contact that fulfilled no planned step (an extra screening or contact). */
+  unplanned?: true;
 }
 
 export interface PathwayState {
@@ -100,6 +102,12 @@ export interface PathwayState {
   applied: string[];
   /** Counter for effect keys, so each notification has a stable identity across retries. */
   seq: number;
+  /**
+   * Set by the workflow for runs recorded before results and contacts were
+   * matched by window (issue #29): they keep matching the nearest open step,
+   * so their recorded histories replay unchanged.
+   */
+  legacyMatching?: boolean;
 }
 
 export interface Transition {
@@ -189,11 +197,13 @@ export function validateEvent(plan: Plan, state: PathwayState, event: PathwayEve
       if (!Number.isInteger(event.score) || event.score < instrument.min || event.score > instrument.max) {
         throw new PathwayInputError(`${instrument.title} scores run from ${instrument.min} to ${instrument.max}; got ${event.score}`);
       }
+      if (event.step && !state.legacyMatching) linkedStep(plan, state, event.step, (p) => (p.kind === 'screening' && p.instrument === event.instrument ? undefined : `it is not a ${instrument.title} screening`));
       break;
     }
     case 'encounter-recorded':
       if (!event.step && !event.code) throw new PathwayInputError('An encounter needs the step it belongs to or its code');
-      if (event.step && !state.steps.some((s) => s.key === event.step || s.step === event.step)) throw new PathwayInputError(`No step '${event.step}' in this family's plan`);
+      if (event.step && state.legacyMatching && !state.steps.some((s) => s.key === event.step || s.step === event.step)) throw new PathwayInputError(`No step '${event.step}' in this family's plan`);
+      if (event.step && !state.legacyMatching) linkedStep(plan, state, event.step, (p) => (p.kind === 'screening' ? 'it is a screening, recorded by its result, not by an encounter' : undefined));
       break;
     case 'resumed':
       if (state.status !== 'paused') throw new PathwayInputError('The pathway is not paused');
@@ -470,6 +480,12 @@ function act(ctx: Ctx, action: Action, ruleId: string, f: FireContext) {
 
 /** The family's answer on a legal basis that stops sharing under it. */
 const WITHHELD: ReadonlyArray<string> = ['withdrawn', 'rejected'];
+/**
+ * Bases that are duties, not consents: the report to child welfare under
+ * helsepersonelloven §33 is made whatever the family answers, so a refusal
+ * or withdrawal never holds it (issue #23).
+ */
+const NOT_CONSENT: ReadonlyArray<LegalBasis> = ['section-33'];
 
 /**
  * Opens a handoff, behind its legal basis: when the family has withdrawn or
@@ -486,7 +502,7 @@ function openHandoff(ctx: Ctx, handoff: string, key: string, date: IsoDate, from
   const h: HandoffState = { key, handoff, status: 'requested', openedOn: date, updatedOn: date, ...extra, ...(from.referral ? { serviceRequest: from.referral.serviceRequest } : {}) };
   state.handoffs.push(h);
   ctx.effects.push({ type: 'care-plan' });
-  if (def && answer && WITHHELD.includes(answer)) {
+  if (def && answer && WITHHELD.includes(answer) && !NOT_CONSENT.includes(def.legalBasis)) {
     Object.assign(h, { status: 'on-hold', held: `legal basis ${def.legalBasis} ${answer}`, notSent: from.referral ?? true });
     note(ctx, date, `Handoff held, not sent: ${title} (legal basis ${def.legalBasis} ${answer})`, extra);
     ctx.effects.push({ type: 'notify-coordinator', key: `${key}-held`, on: date, text: `"${title}" was not sent: its legal basis (${def.legalBasis}) is ${answer}. It is sent if the family gives it again.`, ...extra });
@@ -499,6 +515,10 @@ function openHandoff(ctx: Ctx, handoff: string, key: string, date: IsoDate, from
 /** The family answered on a legal basis: handoffs under it not yet decided are held, or, held before they were sent, sent now. */
 function legalBasisChanged(ctx: Ctx, basis: LegalBasis, answer: 'active' | 'rejected' | 'withdrawn', date: IsoDate) {
   const { state, plan } = ctx;
+  if (NOT_CONSENT.includes(basis)) {
+    if (WITHHELD.includes(answer)) note(ctx, date, `The family ${answer} ${basis}, which is a duty, not a consent (helsepersonelloven §33): reports under it go on`);
+    return;
+  }
   for (const h of state.handoffs) {
     const def = plan.handoffs[h.handoff];
     if (def?.legalBasis !== basis) continue;
@@ -520,7 +540,7 @@ function legalBasisChanged(ctx: Ctx, basis: LegalBasis, answer: 'active' | 'reje
 function openCheck(ctx: Ctx, checkId: string, owner: string, day: IsoDate) {
   const check = ctx.plan.checks[checkId];
   const key = `${checkId}-${ctx.state.checks.filter((c) => c.check === checkId).length + 1}`;
-  const due = check.deadline.workingDays !== undefined ? addWorkingDays(day, check.deadline.workingDays) : addDays(day, check.deadline.days ?? 0);
+  const due = dueAfter(day, check.deadline);
   ctx.state.checks.push({ key, check: checkId, owner, openedOn: day, due, status: 'open' });
   note(ctx, day, `Opened: ${check.title} (due ${due})`);
   ctx.effects.push({ type: 'open-check', key, on: day, check: checkId, owner, due }, { type: 'care-plan' });
@@ -532,17 +552,71 @@ function exitFor(ctx: Ctx, on: 'pregnancy-ended' | 'moved' | 'consent-withdrawn'
   else note(ctx, day, `No exit is defined for ${on}; the pathway continues`);
 }
 
-/** The open instance of a contact or screening an encounter or result belongs to. */
+/**
+ * The step an explicit link names (a planned Encounter Forløp wrote, or a
+ * result `basedOn` the CarePlan activity): by its key, or by its step id
+ * (the open or done instance). A link wins over dates, but a step it cannot
+ * fulfil is refused with the reason (issue #29).
+ */
+function linkedStep(plan: Plan, state: PathwayState, key: string, unfit: (step: PlanStep) => string | undefined): StepState {
+  const s = state.steps.find((x) => x.key === key) ?? state.steps.find((x) => x.step === key && (OPEN.includes(x.status) || x.status === 'done'));
+  if (!s) throw new PathwayInputError(`No step '${key}' in this family's plan${state.steps.length ? `; its steps are ${state.steps.map((x) => x.key).join(', ')}` : ''}`);
+  const step = plan.steps.find((p) => p.id === s.step);
+  const why = step ? unfit(step) : `it is not in ${plan.canonical}`;
+  if (why) throw new PathwayInputError(`The link names step '${s.key}', which this cannot fulfil: ${why}`);
+  if (!OPEN.includes(s.status) && s.status !== 'done' && s.status !== 'completed') {
+    throw new PathwayInputError(`The link names step '${s.key}', which is ${s.status}${s.reason ? ` (${s.reason})` : ''}; record it without the link to keep it as an unplanned entry`);
+  }
+  return s;
+}
+
+/** The day a phase begins for this family, or undefined while its anchor is not known (e.g. the birth). */
+function phaseStart(plan: Plan, anchors: Anchors, phase: string): IsoDate | undefined {
+  const p = plan.phases.find((x) => x.id === phase);
+  return p ? resolve(anchors, p.start) : undefined;
+}
+
+/**
+ * Whether a result or contact on `date` can fulfil an open step it does not
+ * name: the step's phase has begun by then, and the date falls in its window
+ * (an intervention: its run) or within the definition's `matchWithin`
+ * tolerance around it. A step whose window lies in the future beyond that
+ * is not consumed by an early or extra contact (issue #29).
+ */
+function inReach(ctx: Ctx, s: StepState, date: IsoDate): boolean {
+  const step = stepOf(ctx, s);
+  if (step.phase) {
+    const begun = phaseStart(ctx.plan, ctx.state.anchors, step.phase);
+    if (begun === undefined || begun > date) return false;
+  }
+  const tolerance = step.matchWithin ?? { n: 0, unit: 'd' as const };
+  const from = step.kind === 'intervention' ? s.start : s.earliest;
+  const to = step.kind === 'intervention' ? s.end : s.latest;
+  if (from === undefined || date < applyOffset(from, { n: -tolerance.n, unit: tolerance.unit })) return false;
+  return to === undefined || date <= applyOffset(to, tolerance);
+}
+
+/** The instance of a contact or screening an encounter or result belongs to: the one it names, else the open one whose window (with tolerance) holds its date. */
 function matchStep(ctx: Ctx, date: IsoDate, pick: (step: PlanStep) => boolean, explicit?: string): StepState | undefined {
+  const { state } = ctx;
+  if (state.legacyMatching) return legacyMatchStep(ctx, date, pick, explicit);
+  if (explicit) return linkedStep(ctx.plan, state, explicit, () => undefined);
+  const candidates = state.steps.filter((s) => OPEN.includes(s.status) && pick(stepOf(ctx, s)) && inReach(ctx, s, date));
+  return candidates.sort((a, b) => distance(a, date) - distance(b, date))[0];
+}
+
+const distance = (s: StepState, date: IsoDate) => {
+  if (s.earliest && s.latest && s.earliest <= date && date <= s.latest) return 0;
+  const anchor = s.target ?? s.start;
+  return anchor ? Math.abs(daysBetween(anchor, date)) : Number.MAX_SAFE_INTEGER;
+};
+
+/** Before issue #29: the nearest open step of the kind, whatever its phase or window. Kept for runs recorded with it (PathwayState.legacyMatching). */
+function legacyMatchStep(ctx: Ctx, date: IsoDate, pick: (step: PlanStep) => boolean, explicit?: string): StepState | undefined {
   const { state } = ctx;
   if (explicit) return state.steps.find((s) => s.key === explicit) ?? state.steps.find((s) => s.step === explicit && (OPEN.includes(s.status) || s.status === 'done'));
   const candidates = state.steps.filter((s) => OPEN.includes(s.status) && pick(stepOf(ctx, s)));
-  const distance = (s: StepState) => {
-    if (s.earliest && s.latest && s.earliest <= date && date <= s.latest) return 0;
-    const anchor = s.target ?? s.start;
-    return anchor ? Math.abs(daysBetween(anchor, date)) : Number.MAX_SAFE_INTEGER;
-  };
-  return candidates.sort((a, b) => distance(a) - distance(b))[0];
+  return candidates.sort((a, b) => distance(a, date) - distance(b, date))[0];
 }
 
 function handle(ctx: Ctx, event: PathwayEvent) {
@@ -595,7 +669,15 @@ function handle(ctx: Ctx, event: PathwayEvent) {
       return;
     case 'encounter-recorded': {
       const s = matchStep(ctx, event.date, (p) => (event.code ? p.code.system === event.code.system && p.code.code === event.code.code : false), event.step);
-      if (!s) return note(ctx, event.date, `Encounter ${event.status} that matches no open step${event.code ? ` (${event.code.code})` : ''}`);
+      if (!s && state.legacyMatching) return note(ctx, event.date, `Encounter ${event.status} that matches no open step${event.code ? ` (${event.code.code})` : ''}`);
+      if (!s) {
+        // An extra contact (issue #29): on the timeline, the planned steps stay open, and rules that do not name a step still fire.
+        const kind = plan.steps.find((p) => p.kind !== 'screening' && event.code && p.code.system === event.code.system && p.code.code === event.code.code);
+        note(ctx, event.date, `Unplanned contact ${event.status}: ${kind?.code.display ?? kind?.title ?? event.code?.code ?? 'no code'}`, { unplanned: true });
+        ctx.effects.push({ type: 'care-plan' });
+        fire(ctx, 'encounter-recorded', { date: event.date, status: event.status });
+        return;
+      }
       const step = stepOf(ctx, s);
       if (event.status === 'finished') {
         if (step.kind === 'intervention') {
@@ -624,7 +706,8 @@ function handle(ctx: Ctx, event: PathwayEvent) {
       if (s) {
         Object.assign(s, { status: 'done', doneOn: event.date, result: { score: event.score, ...(band ? { band: band.id } : {}), ...(event.resource ? { resource: event.resource } : {}) } });
       }
-      note(ctx, event.date, `${instrument.title}: ${event.score} (${band?.title ?? 'no band'})`, s ? { step: s.key } : {});
+      const unplanned = !s && !state.legacyMatching;
+      note(ctx, event.date, `${instrument.title}: ${event.score} (${band?.title ?? 'no band'})${unplanned ? ', unplanned' : ''}`, s ? { step: s.key } : unplanned ? { unplanned: true } : {});
       ctx.effects.push({ type: 'care-plan' });
       fire(ctx, 'screening-recorded', { date: event.date, ...(s ? { step: s } : {}), instrument: event.instrument, band: band?.id, items: event.items ?? {} });
       return;

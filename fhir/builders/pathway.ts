@@ -47,7 +47,7 @@ export interface CarePlanActivityInput {
   performer: Party;
   period?: { start?: string; end?: string };
   /** Interventions: sessions every `every` (FHIR Timing units: d, wk, mo, a). */
-  repeat?: { period: number; periodUnit: 'd' | 'wk' | 'mo' | 'a'; count?: number; bounds: { start?: string; end?: string } };
+  repeat?: { period: number; periodUnit: 'h' | 'd' | 'wk' | 'mo' | 'a'; count?: number; bounds: { start?: string; end?: string } };
   source?: string;
   reason?: string;
 }

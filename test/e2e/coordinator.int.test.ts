@@ -87,17 +87,18 @@ it('refers an EPDS of 14 at six weeks to DPS, stops the deadline when DPS accept
   expect(family).toMatchObject({ familyId, patient, status: 'active', phase: { id: 'infant' } });
   expect(family.overdue.map((s) => s.step)).toEqual(expect.arrayContaining(['hs-home-visit']));
   expect(family.openHandoffs).toEqual([expect.objectContaining({ handoff: 'mental-health-referral', status: 'requested', openedOn: '2027-01-09', escalations: 0 })]);
-  expect(family.openHandoffs[0].deadline).toBeUndefined(); // counted from receipt, which has not happened
+  // Pasient- og brukerrettighetsloven §2-2: ten working days from its arrival at DPS, which is the day it was sent (Saturday 9 January): by 22 January, shown from the start.
+  expect(family.openHandoffs[0]).toMatchObject({ deadline: '2027-01-22', daysLeft: 11 });
 
-  // DPS receives it on Monday 11 January: a decision is due in ten working days, by 25 January.
+  // DPS marks it received on Monday 11 January: the deadline does not move.
   const received = await stack.call<Task>(hospital, 'PUT', `/fhir/Task/${task.id}`, { ...task, status: 'received', lastModified: '2027-01-11' });
   expect(received.status).toBe(200);
   await stack.route();
   list = await stack.call<FamilyList>(coordinator, 'GET', '/api/families?overdue=true');
   family = list.body.families[0];
-  expect(family.openHandoffs[0]).toMatchObject({ status: 'received', deadline: '2027-01-25', daysLeft: 14 });
+  expect(family.openHandoffs[0]).toMatchObject({ status: 'received', deadline: '2027-01-22', daysLeft: 11 });
 
-  // It accepts on 13 January; the deadline stops: nothing is escalated when 25 January passes.
+  // It accepts on 13 January; the deadline stops: nothing is escalated when 22 January passes.
   await stack.sleepUntil('2027-01-13');
   const accepted = await stack.call<Task>(hospital, 'PUT', `/fhir/Task/${task.id}`, { ...received.body, status: 'accepted', lastModified: '2027-01-13' });
   expect(accepted.status).toBe(200);

@@ -79,13 +79,13 @@ it('takes a referral another system writes into the handoff to DPS, once, with i
   tasks = await dpsTasks(dps, patient);
   expect(tasks).toHaveLength(1);
 
-  // DPS has it on Friday 6 November: ten working days, to 20 November, in the coordinator API.
+  // DPS marks it received on Friday 6 November; the ten working days (pasient- og brukerrettighetsloven §2-2) ran from its arrival on 4 November, to 18 November, in the coordinator API.
   const received = await stack.call<Task>(dps, 'PUT', `/fhir/Task/${tasks[0].id}`, { ...tasks[0], status: 'received', lastModified: '2026-11-06' });
   expect(received.status).toBe(200);
   await stack.route();
   const detail = await stack.call<Detail>(coordinator, 'GET', `/api/families/${familyId}`);
   expect(detail.status).toBe(200);
-  expect(detail.body.openHandoffs).toEqual([expect.objectContaining({ handoff: 'mental-health-referral', status: 'received', deadline: '2026-11-20', daysLeft: 14, serviceRequest: `ServiceRequest/${referral.body.id}` })]);
+  expect(detail.body.openHandoffs).toEqual([expect.objectContaining({ handoff: 'mental-health-referral', status: 'received', deadline: '2026-11-18', daysLeft: 12, serviceRequest: `ServiceRequest/${referral.body.id}` })]);
   expect(detail.body.timeline.filter((e) => /Referral received/.test(e.what))).toHaveLength(1);
 });
 

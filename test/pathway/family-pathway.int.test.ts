@@ -21,6 +21,7 @@ const SCENARIOS: Record<string, string> = {
   'marks a missed contact overdue after its window and escalates it to the coordinator': 'missed-contact',
   'acts on an EPDS of 12 six weeks after birth as the definition says': 'epds-12',
   'runs the Sarpsborg interventions from pregnancy, and they recur': 'sarpsborg',
+  'gives a result or contact only the step whose window (or tolerance) holds it, or the one it is linked to': 'step-matching',
 };
 
 afterEach(async () => {
@@ -78,7 +79,7 @@ describe('familyPathway', () => {
     expect(await family.today()).toBe('2030-06-01');
 
     const carePlan = await family.carePlan();
-    expect(carePlan).toMatchObject({ status: 'completed', intent: 'plan', instantiatesCanonical: ['https://forlop.no/fhir/PlanDefinition/basis|1.0.0'], period: { start: '2026-11-03', end: '2030-06-01' } });
+    expect(carePlan).toMatchObject({ status: 'completed', intent: 'plan', instantiatesCanonical: ['https://forlop.no/fhir/PlanDefinition/basis|1.1.0'], period: { start: '2026-11-03', end: '2030-06-01' } });
     for (const key of ['hs-home-visit', 'hs-4w', 'hs-6w', 'hs-3m', 'hs-4m', 'hs-5m', 'hs-6m', 'hs-8m', 'hs-10m', 'hs-12m', 'hs-15m', 'hs-17m', 'hs-2y']) {
       expect(activityOf(carePlan, key)?.detail?.status).toBe('completed');
     }
@@ -207,5 +208,41 @@ describe('familyPathway', () => {
     state = await family.handle.query(pathwayStateQuery);
     expect(state.steps.find((s) => s.key === 'circle-of-security')).toMatchObject({ status: 'completed', sessions: 8 });
     expect(state.steps.find((s) => s.key === 'mother-child-group')).toMatchObject({ status: 'active', end: '2028-06-01' });
+  });
+
+  it('gives a result or contact only the step whose window (or tolerance) holds it, or the one it is linked to', async () => {
+    family = await startFamily({ definition: 'Basisprogram', enrolment: '2026-11-03', dueDate: '2027-06-01' });
+    const step = async (key: string) => (await family!.handle.query(pathwayStateQuery)).steps.find((s) => s.key === key);
+    // Week 20 (2027-01-12): an extra consultation and two EPDS, none in a planned step's window or tolerance.
+    await family.sleepUntil('2027-01-12');
+    await family.handle.executeUpdate(recordEventUpdate, { args: [{ type: 'encounter-recorded', status: 'finished', code: { system: 'https://forlop.no/fhir/CodeSystem/pathway-activity', code: 'pregnancy-consultation' }, date: '2027-01-12', eventId: 'finished:Encounter/extra' }] });
+    for (const score of [4, 5]) await family.handle.executeUpdate(recordEventUpdate, { args: [{ type: 'screening-recorded', instrument: 'epds', score, items: { '10': 0 }, date: '2027-01-12', eventId: `QuestionnaireResponse/q${score}/_history/1` }] });
+    expect(await step('preg-24')).toMatchObject({ status: 'planned' });
+    expect(await step('epds-pregnancy')).toMatchObject({ status: 'planned' });
+    expect(await step('epds-postnatal')).toMatchObject({ status: 'waiting' });
+    expect((await family.handle.query(pathwayStateQuery)).timeline.filter((e) => e.unplanned).map((e) => e.what)).toEqual([
+      'Unplanned contact finished: Svangerskapskonsultasjon',
+      'Edinburgh Postnatal Depression Scale: 4 (Under cut-off), unplanned',
+      'Edinburgh Postnatal Depression Scale: 5 (Under cut-off), unplanned',
+    ]);
+    // An AUDIT-C linked to its (overdue) enrolment step fulfils exactly that step; a link to a contact is refused.
+    await family.handle.executeUpdate(recordEventUpdate, { args: [{ type: 'screening-recorded', instrument: 'audit-c', score: 0, step: 'audit-c-enrolment', date: '2027-01-12' }] });
+    expect(await step('audit-c-enrolment')).toMatchObject({ status: 'done', doneOn: '2027-01-12' });
+    expect(await step('tweak-enrolment')).toMatchObject({ status: 'overdue' });
+    await expect(family.handle.executeUpdate(recordEventUpdate, { args: [{ type: 'screening-recorded', instrument: 'epds', score: 3, step: 'preg-24', date: '2027-01-12' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/which this cannot fulfil/) } });
+    // Week 25 (2027-02-16): a week before the week 26-30 window, inside its two weeks' tolerance.
+    await family.sleepUntil('2027-02-16');
+    await family.handle.executeUpdate(recordEventUpdate, { args: [{ type: 'screening-recorded', instrument: 'epds', score: 6, items: { '10': 0 }, date: '2027-02-16' }] });
+    expect(await step('epds-pregnancy')).toMatchObject({ status: 'done', doneOn: '2027-02-16' });
+    // Born on the due date; the postnatal EPDS (6-8 weeks: 2027-07-13 to 2027-07-27) is not done and becomes overdue on 2027-07-28.
+    await family.sleepUntil('2027-06-01');
+    await family.handle.executeUpdate(recordEventUpdate, { args: [{ type: 'birth-registered', date: '2027-06-01' }] });
+    await family.sleepUntil('2027-07-27');
+    expect(await step('epds-postnatal')).toMatchObject({ status: 'planned', latest: '2027-07-27' });
+    await family.sleepUntil('2027-07-28');
+    expect(await step('epds-postnatal')).toMatchObject({ status: 'overdue' });
+    // The coordinator is told (the rule fired for this step; the 6-week consultation and the mother's check closed the same day).
+    expect((await family.handle.query(pathwayStateQuery)).timeline.filter((e) => e.on === '2027-07-28' && e.step === 'epds-postnatal').map((e) => e.rule ?? e.what)).toEqual(['EPDS 6-8 uker etter fødsel is overdue (window 2027-07-13 to 2027-07-27)', 'contact-overdue']);
+    expect((await family.notices()).filter((n) => n.sent === '2027-07-28')).toHaveLength(3);
   });
 });

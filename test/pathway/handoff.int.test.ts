@@ -31,7 +31,7 @@ async function record(scenario: string, keys: string[]) {
 }
 
 it('keeps the referral deadline with reminders and escalation, and reports back to the family', async () => {
-  family = await startFamily({ definition: 'Basisprogram', enrolment: '2026-03-20', dueDate: '2026-09-15' });
+  family = await startFamily({ definition: 'https://forlop.no/fhir/PlanDefinition/basis|1.0.0', enrolment: '2026-03-20', dueDate: '2026-09-15' });
   await family.sleepUntil('2026-03-26');
   await family.handle.executeUpdate(recordEventUpdate, { args: [{ type: 'screening-recorded', instrument: 'epds', score: 16, items: { '10': 0 }, date: '2026-03-26' }] });
   const key = 'mental-health-referral-1';
@@ -95,7 +95,7 @@ it('times the pakkeforløp milestones a familieambulatorium referral reports, an
 });
 
 it('takes a referral in as a handoff once, holds it when the family refuses the legal basis, and sends a held one when it is given again', async () => {
-  family = await startFamily({ definition: 'Basisprogram', enrolment: '2026-03-02', dueDate: '2026-09-15' });
+  family = await startFamily({ definition: 'https://forlop.no/fhir/PlanDefinition/basis|1.0.0', enrolment: '2026-03-02', dueDate: '2026-09-15' });
   await family.sleepUntil('2026-03-04');
   const key = 'mental-health-referral-in-0123456789ab';
   const referral = { handoff: 'mental-health-referral', key, serviceRequest: 'ServiceRequest/gp-1', requester: 'Organization/legekontor', performer: 'Organization/dps-fredrikstad', date: '2026-03-04' };
@@ -124,3 +124,66 @@ it('takes a referral in as a handoff once, holds it when the family refuses the 
   expect((await family.store.read<Task>('Task', stableId(family.familyId, 'Task', 'mental-health-referral-in-ba9876543210'))).focus?.reference).toBe('ServiceRequest/gp-2');
   await record('legal-basis-hold', [key, 'mental-health-referral-in-ba9876543210']);
 });
+
+it('counts an unopened referral from the day it is sent (Easter 2027), escalates it unopened, reminds, escalates, and reports a rejection at once (basis 1.1.0)', async () => {
+  family = await startFamily({ definition: 'https://forlop.no/fhir/PlanDefinition/basis|1.1.0', enrolment: '2027-03-01', dueDate: '2027-08-20' });
+  // EPDS 16 on Tuesday 23 March 2027: the referral to DPS is sent that day.
+  await family.sleepUntil('2027-03-23');
+  await family.handle.executeUpdate(recordEventUpdate, { args: [{ type: 'screening-recorded', instrument: 'epds', score: 16, items: { '10': 0 }, date: '2027-03-23' }] });
+  const key = 'mental-health-referral-1';
+  const handoff = family.env.client.workflow.getHandle(handoffWorkflowId(family.familyId, key));
+  await family.sleepUntil('2027-03-24');
+  // Ten working days from sending, skjærtorsdag, langfredag and 2. påskedag skipped: Friday 9 April, known from the start.
+  expect(await handoff.query(handoffQuery)).toMatchObject({ status: 'requested', sentOn: '2027-03-23', deadline: '2027-04-09' });
+  const about = (text: string) => async () => (await family!.notices()).filter((n) => n.payload?.[0]?.contentString?.includes(text)).map((n) => [n.sent, n.priority, n.recipient?.[0]?.reference]);
+  // Nobody at DPS opens it: three working days after sending (Wednesday 31 March) the coordinator hears.
+  await family.sleepUntil('2027-03-30');
+  expect(await about('Not yet opened')()).toEqual([]);
+  await family.sleepUntil('2027-03-31');
+  expect(await about('Not yet opened')()).toEqual([['2027-03-31', 'urgent', 'Practitioner/coordinator-1']]);
+  // Then the reminder to DPS two days before the deadline, the coordinator the day after it, DPS's leader five days later.
+  await family.sleepUntil('2027-04-16');
+  expect((await about('Henvisning til psykisk helsevern')()).filter((n) => n[0] !== '2027-03-31').sort()).toEqual([
+    ['2027-04-07', 'routine', 'Organization/dps-fredrikstad'],
+    ['2027-04-10', 'urgent', 'Practitioner/coordinator-1'],
+    ['2027-04-15', 'urgent', 'Organization/dps-fredrikstad'],
+  ]);
+  // DPS rejects it: the coordinator and the referrer (the helsestasjon) are told that day.
+  await handoff.signal(taskStatusSignal, { status: 'rejected', date: '2027-04-16' });
+  expect(await handoff.result()).toEqual({ key, status: 'rejected' });
+  await family.sleepUntil('2027-04-17');
+  expect((await about('Rejected')()).sort()).toEqual([
+    ['2027-04-16', 'urgent', 'Organization/sarpsborg-helsestasjon'],
+    ['2027-04-16', 'urgent', 'Practitioner/coordinator-1'],
+  ]);
+  expect((await family.handle.query(pathwayStateQuery)).handoffs).toEqual([expect.objectContaining({ key, status: 'rejected' })]);
+  await record('unopened-referral', [key]);
+});
+
+it('asks for an assessment the same day when EPDS item 10 is positive: the coordinator told at once, escalation in hours (basis 1.1.0)', async () => {
+  family = await startFamily({ definition: 'https://forlop.no/fhir/PlanDefinition/basis|1.1.0', enrolment: '2027-03-24', dueDate: '2027-08-20' });
+  // Skjærtorsdag 25 March 2027, a public holiday: an urgent clock does not wait for a working day.
+  await family.sleepUntil('2027-03-25');
+  const sentAt = await family.env.currentTimeMs();
+  await family.handle.executeUpdate(recordEventUpdate, { args: [{ type: 'screening-recorded', instrument: 'epds', score: 9, items: { '10': 2 }, date: '2027-03-25' }] });
+  const handoff = family.env.client.workflow.getHandle(handoffWorkflowId(family.familyId, 'acute-assessment-1'));
+  const progress = await handoff.query(handoffQuery);
+  // Six hours from when it was sent (the child workflow's start, within the minute of the result).
+  expect(Date.parse(progress.deadlineAt!) - Date.parse(progress.sentAt!)).toBe(6 * 3_600_000);
+  expect(Date.parse(progress.sentAt!) - sentAt).toBeLessThan(60_000);
+  const told = async () => (await family!.notices()).map((n) => [n.sent, n.recipient?.[0]?.reference, n.payload?.[0]?.contentString?.slice(0, 30)]).sort();
+  expect(await told()).toEqual([['2027-03-25', 'Practitioner/coordinator-1', 'EPDS item 10 (self-harm) answe']]);
+  // No decision: the reminder to the receiver at four hours, the coordinator at six, the service's leader at eight.
+  await family.env.sleep(Date.parse(progress.deadlineAt!) - (await family.env.currentTimeMs()) - 3_600_000);
+  expect((await told()).length).toBe(2);
+  await family.env.sleep(3 * 3_600_000 + 60_000);
+  expect(await told()).toEqual([
+    ['2027-03-25', 'Organization/sarpsborg-legevakt', 'Escalated to the leader of Sam'],
+    ['2027-03-25', 'Organization/sarpsborg-legevakt', 'Reminder: "Vurdering samme dag'],
+    ['2027-03-25', 'Practitioner/coordinator-1', 'EPDS item 10 (self-harm) answe'],
+    ['2027-03-25', 'Practitioner/coordinator-1', 'Escalated to the coordinator: '],
+  ]);
+  // The 10-working-day referral to DPS was not started for item 10 alone.
+  expect((await family.handle.query(pathwayStateQuery)).handoffs.map((h) => h.handoff)).toEqual(['acute-assessment']);
+  await record('urgent-assessment', ['acute-assessment-1']);
+}, 300_000);

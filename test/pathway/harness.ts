@@ -65,7 +65,7 @@ export async function startFamily(options: { definition: string; enrolment: IsoD
       child: 'Patient/child-1',
       organization: 'Organization/sarpsborg-kommune',
       coordinator: 'Practitioner/coordinator-1',
-      services: { helsestasjon: 'Organization/sarpsborg-helsestasjon', dps: 'Organization/dps-fredrikstad' },
+      services: { helsestasjon: 'Organization/sarpsborg-helsestasjon', dps: 'Organization/dps-fredrikstad', akutt: 'Organization/sarpsborg-legevakt' },
     },
     anchors: { enrolment: options.enrolment, ...(options.dueDate ? { dueDate: options.dueDate } : {}), ...(options.birth ? { birth: options.birth } : {}) },
     ...(options.historyLimit ? { historyLimit: options.historyLimit } : {}),

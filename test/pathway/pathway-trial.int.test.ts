@@ -26,7 +26,7 @@ it('runs the pathway tests of the built-ins and the nine-month variant, every ex
     ['nine-month-variant.test.yaml', []],
     ['sarpsborg.test.yaml', []],
   ]);
-  expect(lines[0]).toMatch(/^ok .*basis\.test\.yaml \(https:\/\/forlop\.no\/fhir\/PlanDefinition\/basis\|1\.0\.0, \d+ timeline rows\)$/);
+  expect(lines[0]).toMatch(/^ok .*basis\.test\.yaml \(https:\/\/forlop\.no\/fhir\/PlanDefinition\/basis\|1\.1\.0, \d+ timeline rows\)$/);
 });
 
 it('reports an expected row the run did not show, and one it must not show', async () => {
@@ -35,7 +35,7 @@ it('reports an expected row the run did not show, and one it must not show', asy
   const [outcome] = await runPathwayTests([file], registry);
   expect(outcome.failures).toEqual([
     'expected a row {"kind":"handoff"}; none matched',
-    expect.stringMatching(/^expected no row \{"kind":"enrolled"\}; found \{"on":"2026-10-23","kind":"enrolled","what":"Enrolled in .*\(1\.0\.0\)"\}$/),
+    expect.stringMatching(/^expected no row \{"kind":"enrolled"\}; found \{"on":"2026-10-23","kind":"enrolled","what":"Enrolled in .*\(1\.1\.0\)"\}$/),
   ]);
 });
 
