@@ -14,7 +14,9 @@ import { fhirScopes, readScope } from '../server/fhir-authorization';
 import { organisationAccessChecks } from '../server/fhir-access';
 import { coordinatorApi } from '../server/coordinator/api';
 import { definitionWriteAccess } from '../server/definition-writes';
+import { createDashboard } from '../server/dashboard';
 import { DefinitionRegistry } from '../pathways/registry';
+import type { Plan } from '../pathways/plan';
 import { temporalFamilyReader } from './coordinator-reader';
 import type { AuthSettings } from './config';
 
@@ -30,6 +32,22 @@ export interface HttpStackOptions {
   today?: () => string;
   /** The definitions known now, for the check of published PlanDefinitions; default the built-in ones. */
   definitions?: () => DefinitionRegistry;
+  /** The coordinator dashboard (needs auth and temporal): its OIDC client at the issuer, and where it calls the API. */
+  dashboard?: DashboardSettings;
+}
+
+export interface DashboardSettings {
+  clientId: string;
+  clientSecret: string;
+  /** The resource indicator (RFC 8707) of this API at the issuer. */
+  resource: string;
+  /** This server's own address for the dashboard's API calls (loopback). */
+  apiBaseUrl: string;
+  /** Service id -> Organization reference (referrals). */
+  services: Record<string, string>;
+  /** Called with the dashboard's stop function (it follows the change feed). */
+  onStop?: (stop: () => Promise<void>) => void;
+  onError?: (error: Error) => void;
 }
 
 let builtIn: DefinitionRegistry | undefined;
@@ -48,6 +66,27 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
   }
   const access = options.auth ? organisationAccessChecks(store, options.auth.organisations) : undefined;
   const visibility = access?.readFilter;
+  let dashboard: express.Router | undefined;
+  if (options.dashboard && options.auth && options.temporal) {
+    const settings = options.dashboard;
+    const registry = DefinitionRegistry.builtIn();
+    const plans = new Map<string, Plan | undefined>();
+    const built = createDashboard({
+      publicUrl: options.publicUrl,
+      apiBaseUrl: settings.apiBaseUrl,
+      login: { issuer: options.auth.issuer, clientId: settings.clientId, clientSecret: settings.clientSecret, resource: settings.resource },
+      store,
+      plans: (canonical) => {
+        // Compiled once per definition (a page of 1,000 families asks 1,000 times); one this server does not have shows ids instead of titles.
+        if (!plans.has(canonical)) plans.set(canonical, registry.canonicals().includes(canonical) ? registry.plan(canonical) : undefined);
+        return plans.get(canonical);
+      },
+      services: settings.services,
+      onError: settings.onError,
+    });
+    settings.onStop?.(built.stop);
+    dashboard = built.router;
+  }
   return createApp({
     store,
     publicUrl: options.publicUrl,
@@ -59,5 +98,6 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
     searchScope: access?.searchScope,
     readScope: options.auth ? readScope : undefined,
     coordinatorApi: options.temporal ? coordinatorApi({ store, families: temporalFamilyReader(options.temporal), visibility, today: options.today }) : undefined,
+    dashboard,
   });
 }

@@ -27,7 +27,8 @@ import { SubscriptionNotifier } from '../subscriptions/notifier';
 import { createTestEnvironment, type EmbeddedTestEnvironment } from '../temporal/embedded/test-env';
 import { createForlopWorker } from '../temporal/worker';
 import { DEV_SERVICE_ORGANISATIONS } from './config';
-import { DEV_API_AUDIENCE, startDevIdp, type DevIdp } from './dev-idp';
+import { DEV_API_AUDIENCE, DEV_API_RESOURCE, startDevIdp, type DevIdp } from './dev-idp';
+import { DASHBOARD_CLIENT_ID, devDashboardSecret } from './dev-idp-login';
 import { getToken } from './dev-idp-client';
 import { buildHttpApp } from './http';
 
@@ -91,10 +92,12 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
     router.start();
     notifier.start();
   }
-  const idp = await startDevIdp();
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // The IdP knows the dashboard's callback, so it starts once the server's address is known.
+  const idp = await startDevIdp({ dashboard: { redirectUris: [`${url}/auth/callback`], postLogoutRedirectUris: [`${url}/auth/logged-out`] } });
+  const stops: (() => Promise<void>)[] = [];
   const app = await buildHttpApp({
     store,
     publicUrl: url,
@@ -102,6 +105,7 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
     today: () => today,
     definitions: () => registry,
     auth: { issuer: idp.issuer, audience: DEV_API_AUDIENCE, jwksUri: idp.jwksUri, requireDpop: false, organisations: idp.organisations },
+    dashboard: { clientId: DASHBOARD_CLIENT_ID, clientSecret: devDashboardSecret(), resource: DEV_API_RESOURCE, apiBaseUrl: url, services: DEV_SERVICE_ORGANISATIONS, onStop: (stop) => stops.push(stop) },
   });
   server.on('request', app);
   const tokens = new Map<string, string>();
@@ -150,6 +154,7 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
       return { patient, familyId: familyIdOf(episode.body.id!) };
     },
     async close() {
+      for (const stop of stops) await stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await router.stop();
