@@ -43,8 +43,8 @@ export function timeline(ctx: PageContext, data: TimelineData): Html {
 <figcaption>${t('family.timeline.chart')}</figcaption>
 <script type="application/json" id="timeline-data">${jsonScript({ ...data, groups })}</script>
 </figure>
-<div class="timeline-text">
-<h3>${t('family.timeline.list')}</h3>
+<div class="timeline-text" tabindex="0" role="region" aria-labelledby="timeline-list-h">
+<h3 id="timeline-list-h">${t('family.timeline.list')}</h3>
 ${happened.length
     ? html`<ol class="events">${happened.map((i) => html`<li class="ev-${i.className}"><time datetime="${i.start}">${formatDay(lang, i.start)}</time> ${i.content}${i.end ? html` (→ ${formatDay(lang, i.end)})` : ''}</li>`)}</ol>`
     : html`<p>${t('family.timeline.empty')}</p>`}
