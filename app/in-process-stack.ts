@@ -51,6 +51,8 @@ export interface InProcessStack {
   /** Lets the event router and the subscription notifier pass on everything stored so far. */
   route(): Promise<void>;
   sleepUntil(date: string): Promise<void>;
+  /** From now on, the event router and the notifier follow the change feed by themselves (as with `follow`). */
+  follow(): void;
   token(client: string, scope?: string): Promise<string>;
   /** A call with a token; the body parsed as JSON (undefined for none). */
   call<T = Resource>(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
@@ -88,10 +90,14 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
   const running = worker.run();
   const router = new EventRouter({ store, client: env.client, taskQueue, plans: published.plans(), services: DEV_SERVICE_ORGANISATIONS, today: () => today });
   const notifier = new SubscriptionNotifier({ store, client: env.client, taskQueue });
-  if (options.follow) {
+  let following = false;
+  const follow = () => {
+    if (following) return;
+    following = true;
     router.start();
     notifier.start();
-  }
+  };
+  if (options.follow) follow();
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -131,6 +137,7 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
     async sleepUntil(date) {
       today = await sleepUntilDay(env, date);
     },
+    follow,
     async token(client, scope = 'system/*.cruds') {
       const key = `${client} ${scope}`;
       if (!tokens.has(key)) tokens.set(key, await getToken(idp, client, scope));
