@@ -142,4 +142,5 @@ export const en: Record<MessageKey, string> = {
   'board.col.deadline': 'Deadline',
   'board.col.left': 'Time left',
   'board.col.opened': 'Opened',
+  'board.col.handoff': 'Handoff',
 };

@@ -144,6 +144,7 @@ export const nb = {
   'board.col.deadline': 'Frist',
   'board.col.left': 'Tid igjen',
   'board.col.opened': 'Åpnet',
+  'board.col.handoff': 'Overføring',
 } as const;
 
 export type MessageKey = keyof typeof nb;

@@ -47,7 +47,7 @@ ${groups.length === 0
     ? html`<p>${t('board.none')}</p>`
     : groups.map(
         (g, i) => html`<section class="board-group" aria-labelledby="g-${i}"><h2 id="g-${i}">${t('board.group', { service: g.service, status: statusText(ctx, g.status) })} <span class="muted">(${g.entries.length})</span></h2>
-<div class="table-wrap"><table><thead><tr><th scope="col">${t('board.col.family')}</th><th scope="col">${t('family.handoffs')}</th><th scope="col">${t('board.col.opened')}</th><th scope="col">${t('board.col.deadline')}</th><th scope="col">${t('board.col.left')}</th></tr></thead><tbody>
+<div class="table-wrap"><table><thead><tr><th scope="col">${t('board.col.family')}</th><th scope="col">${t('board.col.handoff')}</th><th scope="col">${t('board.col.opened')}</th><th scope="col">${t('board.col.deadline')}</th><th scope="col">${t('board.col.left')}</th></tr></thead><tbody>
 ${g.entries.map((e) => {
   const u = urgency(e.handoff, board.today);
   return html`<tr><th scope="row"><a href="/families/${e.familyId}">${e.name ?? e.familyId.slice(0, 8)}</a></th><td>${e.title}</td><td>${formatDay(lang, e.handoff.openedOn)}</td><td>${formatDay(lang, e.handoff.deadline)}</td><td><span class="handoff ${u ?? ''}"><strong>${countdown(ctx, e.handoff)}</strong></span></td></tr>`;
