@@ -270,8 +270,9 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   router.use((error: Error, req: Request, res: Response, _next: NextFunction) => {
     const ctx = context(req);
     if (error instanceof LoginRequired) {
+      // The tokens can no longer be renewed: log in again (a form's POST is not repeated; the user returns to the list).
       if (req.dashboardSession) sessions.destroy(req.dashboardSession.id);
-      if (req.method === 'GET') return res.redirect(303, `/auth/login?return=${encodeURIComponent(req.originalUrl)}`);
+      return res.redirect(303, `/auth/login?return=${encodeURIComponent(req.method === 'GET' ? req.originalUrl : '/families')}`);
     }
     if (error instanceof ApiError && error.status === 404) return send(res, messagePage(ctx, ctx.t('error.notFound.title'), ctx.t('error.notFound.body', { what: req.path })), 404);
     options.onError?.(error);
