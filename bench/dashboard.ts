@@ -93,16 +93,20 @@ export async function run(args: string[]): Promise<void> {
     const page = await browser.newPage();
     await page.goto(`${stack.url}/families`);
     await page.click('button[data-user="koordinator"]');
-    await page.waitForURL(`${stack.url}/families`, { timeout: 120_000 });
+    await page.waitForURL(`${stack.url}/families`, { timeout: 600_000 });
     const whole: number[] = [];
     for (let i = 0; i < runs; i++) {
-      await page.goto(`${stack.url}/families?sort=overdue`, { timeout: 120_000 });
+      await page.goto(`${stack.url}/families?sort=overdue`, { timeout: 600_000 });
       const shown = await page.locator('table.families tbody tr[data-family]').count();
       if (shown !== n) throw new Error(`the page shows ${shown} families, expected ${n}`);
       // Navigation Timing (https://www.w3.org/TR/navigation-timing-2/), read in the page (a string: this file is typed for Node, not the DOM).
       whole.push(await page.evaluate<number>("(() => { const nav = performance.getEntriesByType('navigation')[0]; return nav.loadEventEnd - nav.startTime; })()"));
     }
     console.log(`  whole page in Chromium (API reads + render + load): median ${median(whole).toFixed(0)} ms, slowest ${Math.max(...whole).toFixed(0)} ms`);
+  } catch (error) {
+    // Said before the stack stops: its shutdown can end the process before the error would reach the bench command.
+    console.error(`  whole page: failed: ${(error as Error).message}`);
+    throw error;
   } finally {
     await browser.close();
     await stack.close();
