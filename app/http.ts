@@ -69,7 +69,8 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
   let dashboard: express.Router | undefined;
   if (options.dashboard && options.auth && options.temporal) {
     const settings = options.dashboard;
-    const registry = DefinitionRegistry.builtIn();
+    // Read at the first page that needs it, not at start-up.
+    let registry: DefinitionRegistry | undefined;
     const plans = new Map<string, Plan | undefined>();
     const built = createDashboard({
       publicUrl: options.publicUrl,
@@ -78,6 +79,7 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
       store,
       plans: (canonical) => {
         // Compiled once per definition (a page of 1,000 families asks 1,000 times); one this server does not have shows ids instead of titles.
+        registry ??= DefinitionRegistry.builtIn();
         if (!plans.has(canonical)) plans.set(canonical, registry.canonicals().includes(canonical) ? registry.plan(canonical) : undefined);
         return plans.get(canonical);
       },
