@@ -79,7 +79,7 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
       store,
       plans: (canonical) => {
         // Compiled once per definition (a page of 1,000 families asks 1,000 times); one this server does not have shows ids instead of titles.
-        registry ??= DefinitionRegistry.builtIn();
+        registry ??= (options.definitions ?? builtInDefinitions)();
         if (!plans.has(canonical)) plans.set(canonical, registry.canonicals().includes(canonical) ? registry.plan(canonical) : undefined);
         return plans.get(canonical);
       },
