@@ -24,11 +24,12 @@ import { connectClient, connectWorkerConnection } from '../temporal/connection';
 import { startEmbeddedTemporal } from '../temporal/embedded';
 import { createForlopWorker } from '../temporal/worker';
 import type { Config, ExternalFhirSettings } from './config';
-import { DEV_ORGANISATIONS, startDevIdp } from './dev-idp';
+import { DEV_API_RESOURCE, DEV_ORGANISATIONS, startDevIdp } from './dev-idp';
 import { devDirectory, loadDevDirectory } from './dev-directory';
 import { developmentSigningKey } from './dev-idp-key';
+import { DASHBOARD_CLIENT_ID, devDashboardSecret } from './dev-idp-login';
 import { developmentPayloadKeys } from './dev-payload-key';
-import { buildHttpApp } from './http';
+import { buildHttpApp, type DashboardSettings } from './http';
 import { openTemporalStorage } from './temporal-storage';
 
 export type Stop = () => Promise<void>;
@@ -80,7 +81,12 @@ export async function httpServer(running: Running, store: FhirStore, definitions
   let issuer = config.auth.issuer;
   let organisations: Record<string, string> = {};
   if (config.auth.kind === 'dev-idp') {
-    const idp = await startDevIdp({ port: config.auth.devIdpPort, signingKey: await developmentSigningKey(config.dataDir) });
+    const dashboardUrl = config.http.publicUrl;
+    const idp = await startDevIdp({
+      port: config.auth.devIdpPort,
+      signingKey: await developmentSigningKey(config.dataDir),
+      dashboard: { redirectUris: [`${dashboardUrl}/auth/callback`], postLogoutRedirectUris: [`${dashboardUrl}/auth/logged-out`] },
+    });
     stops.push(() => idp.stop());
     issuer = idp.issuer;
     organisations = { ...DEV_ORGANISATIONS };
@@ -93,6 +99,7 @@ export async function httpServer(running: Running, store: FhirStore, definitions
   if (config.auth.kind === 'disabled') log.warn('AUTHENTICATION IS DISABLED (FORLOP_AUTH=disabled): every API call is anonymous. Never run like this with real data.');
   const temporal = await connectClient(config.temporal, createDataConverter(payloadKeys(config)));
   stops.push(() => temporal.connection.close());
+  let stopDashboard: Stop | undefined;
   const app = await buildHttpApp({
     store,
     failed,
@@ -102,11 +109,42 @@ export async function httpServer(running: Running, store: FhirStore, definitions
     auth: config.auth.kind === 'disabled' ? undefined : { ...config.auth, issuer: issuer!, organisations },
     onAuditWriteError: (error) => log.error({ err: error }, 'an AuditEvent could not be written'),
     definitions: () => definitions.registry,
+    dashboard: dashboardSettings(config, (stop) => (stopDashboard = stop), log),
   });
   const server: Server = app.listen(config.http.port, config.http.host);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  // Stopped before the server (stops run in reverse): its open event streams would keep server.close waiting.
+  if (stopDashboard) stops.push(stopDashboard);
   log.info({ url: `${config.http.publicUrl}/fhir`, coordinatorApi: `${config.http.publicUrl}/api` }, 'FHIR API and coordinator API listening');
+  if (config.auth.kind !== 'disabled') {
+    const dashboard = `${config.http.publicUrl}/`;
+    log.info({ dashboard }, config.auth.kind === 'dev-idp' ? 'coordinator dashboard: open it in a browser and log in as "koordinator"' : 'coordinator dashboard');
+    if (config.auth.kind === 'dev-idp') console.log(`\nForløp is running. Open ${dashboard} in a browser and pick "koordinator" to log in.\n`);
+  }
+}
+
+/**
+ * The dashboard's OIDC client: in development the dev IdP's demo client; with
+ * an external issuer, FORLOP_DASHBOARD_CLIENT_ID and _SECRET (without them,
+ * no dashboard, only the APIs).
+ */
+function dashboardSettings(config: Config, onStop: (stop: Stop) => void, log: Logger): DashboardSettings | undefined {
+  if (config.auth.kind === 'disabled') return undefined;
+  const client = config.auth.kind === 'dev-idp' ? { clientId: DASHBOARD_CLIENT_ID, clientSecret: devDashboardSecret(), resource: DEV_API_RESOURCE } : config.dashboard;
+  if (!client) {
+    log.warn('no coordinator dashboard: set FORLOP_DASHBOARD_CLIENT_ID and FORLOP_DASHBOARD_CLIENT_SECRET (its client at the OIDC issuer) to serve it');
+    return undefined;
+  }
+  // The dashboard calls this server's own API over loopback, as any client would.
+  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+  return {
+    ...client,
+    apiBaseUrl: `http://${host.includes(':') ? `[${host}]` : host}:${config.http.port}`,
+    services: config.services,
+    onStop,
+    onError: (error) => log.error({ err: error }, 'dashboard error'),
+  };
 }
 
 /** The external FHIR server the workflows write to, authenticated as HelseID expects (private_key_jwt, DPoP). */

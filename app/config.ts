@@ -80,6 +80,8 @@ export interface Config {
   /** The organisation delivering each service of the definitions (service id -> Organization/...), for handoff Tasks' owners. */
   services: Record<string, string>;
   logLevel: string;
+  /** The coordinator dashboard's OIDC client at an external issuer (FORLOP_DASHBOARD_CLIENT_ID/_SECRET, OIDC_RESOURCE); the dev IdP has its own. */
+  dashboard?: { clientId: string; clientSecret: string; resource: string };
   /** Fault injection for the crash-recovery tests only (refused in production). */
   faults?: { activityCompletionDelayMs: number };
   /** The deployment's own pathway definitions (FORLOP_PATHWAYS_DIR, default ./pathways.local when present), loaded beside the built-in ones. */
@@ -244,6 +246,9 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
 
   const pathwaysDir = pathwaysDirectory(options.pathwaysDir ?? str(env.FORLOP_PATHWAYS_DIR), problems);
 
+  const dashboardClientId = str(env.FORLOP_DASHBOARD_CLIENT_ID);
+  const dashboardClientSecret = str(env.FORLOP_DASHBOARD_CLIENT_SECRET);
+  if (!!dashboardClientId !== !!dashboardClientSecret) problems.push('FORLOP_DASHBOARD_CLIENT_ID and FORLOP_DASHBOARD_CLIENT_SECRET go together: set both to serve the coordinator dashboard, or neither');
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     mode,
@@ -256,6 +261,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     ...(externalFhir ? { externalFhir } : {}),
     services,
     logLevel: options.logLevel ?? str(env.FORLOP_LOG_LEVEL) ?? 'info',
+    ...(dashboardClientId && dashboardClientSecret ? { dashboard: { clientId: dashboardClientId, clientSecret: dashboardClientSecret, resource: str(env.OIDC_RESOURCE) ?? 'urn:forlop:api' } } : {}),
     ...(faultDelay ? { faults: { activityCompletionDelayMs: Number(faultDelay) } } : {}),
     ...(pathwaysDir ? { pathwaysDir } : {}),
   };

@@ -17,4 +17,6 @@ it('plays two families through a referral there and back and an escalation, prin
   expect(out).toContain('The helsestasjon has a new Task: "Tilbakeføring til kommunen ved avslutning i familieambulatoriet" (requested).');
   expect(out).toMatch(/Family A .*familieambulatorium-discharge requested, 6 days left/);
   expect(out).toMatch(/Done in \d+ s: \d+ API calls, each with its AuditEvent/);
+  // It ends with the dashboard's URL (kept running with --dashboard).
+  expect(out).toMatch(/The coordinator dashboard of this demo: http:\/\/127\.0\.0\.1:\d+\/ \(log in as "koordinator"\)/);
 });

@@ -50,7 +50,8 @@ async function coordinatorView(stack: InProcessStack, token: string, names: Map<
   }
 }
 
-export async function demoCommand(): Promise<number> {
+export async function demoCommand(args: string[] = []): Promise<number> {
+  const keep = args.includes('--dashboard');
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const started = Date.now();
   say('Forløp demo: the whole stack in this process, on a clock that skips ahead. Nothing is kept.');
@@ -111,6 +112,18 @@ export async function demoCommand(): Promise<number> {
 
     const audits = (await stack.store.search('AuditEvent', { _count: '0', _total: 'accurate' })).total;
     say(`\nDone in ${((Date.now() - started) / 1000).toFixed(0)} s: ${audits} API calls, each with its AuditEvent. Run \`npm start\` for Forløp on real time.`);
+    say(`\nThe coordinator dashboard of this demo: ${stack.url}/ (log in as "koordinator").`);
+    if (!keep) {
+      say('It stops with the demo: run `npm run demo -- --dashboard` to keep it running and look.');
+      return 0;
+    }
+    // The scripted part routed each write itself; from here on the router follows the feed, so the dashboard's actions reach the workflows.
+    stack.follow();
+    say('Kept running (--dashboard): open the URL in a browser. The clock stands still at the demo\'s last day. Ctrl-C stops.');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
     return 0;
   } finally {
     await stack.close();

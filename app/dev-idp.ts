@@ -11,13 +11,14 @@
  * can be fetched with curl (docs/security.md).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import Provider from 'oidc-provider';
 import { HELSEID_CLAIMS } from '../server/auth/context';
 import { DPOP_ALGORITHMS } from '../server/auth/dpop';
 import { parseScope, type SmartScope } from '../server/auth/scopes';
+import { DASHBOARD_CLIENT_ID, DASHBOARD_SCOPES, DEMO_USERS, dashboardClientMetadata, findDemoAccount, handleInteraction, logoutPage } from './dev-idp-login';
 
 /** Resource indicator (RFC 8707) of the Forløp API, and the audience its tokens carry. */
 export const DEV_API_RESOURCE = 'urn:forlop:api';
@@ -132,6 +133,8 @@ export interface DevIdpOptions {
   accessTokenTtlSeconds?: number;
   /** Secret of the "-secret" and "-post" twins of a demo client; default "dev-secret-<demo client id>" (loopback, development only). */
   clientSecret?: (clientId: string) => string;
+  /** The coordinator dashboard's login callback(s) and where it returns after logout: with them, the dev IdP has the dashboard's client and a login page with demo users (app/dev-idp-login.ts). */
+  dashboard?: { redirectUris: string[]; postLogoutRedirectUris: string[] };
 }
 
 export interface DevIdp {
@@ -146,6 +149,9 @@ export interface DevIdp {
 // The small part of oidc-provider's API used here (it ships no type declarations; types/oidc-provider.d.ts).
 type AdapterPayload = Record<string, unknown> & { grantId?: string; consumed?: number };
 type ClientMetadata = Record<string, unknown>;
+interface GrantContext {
+  oidc: { session?: { accountId?: string }; client?: { clientId: string } };
+}
 interface TokenContext {
   oidc: { params?: Record<string, unknown> };
 }
@@ -196,7 +202,9 @@ function memoryAdapterFactory(clients: ReadonlyMap<string, ClientMetadata>) {
     async findByUserCode() {
       return undefined;
     }
-    async findByUid() {
+    /** Sessions by uid: the authorization code flow checks the code's session (token_helpers' checkSessionBinding). */
+    async findByUid(uid: string) {
+      for (const [key, entry] of store) if (key.startsWith(`${this.model}:`) && entry.payload.uid === uid) return this.find(key.slice(this.model.length + 1));
       return undefined;
     }
     async consume(id: string) {
@@ -250,6 +258,8 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     metadata.push({ ...common, client_id: postClient.clientId, client_secret: postClient.clientSecret, token_endpoint_auth_method: 'client_secret_post' });
   }
 
+  if (options.dashboard) metadata.push(dashboardClientMetadata(options.dashboard.redirectUris, options.dashboard.postLogoutRedirectUris));
+
   // Listen first: the issuer URL needs the port.
   const server: Server = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -270,8 +280,27 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     // so a client with an RSA key, as HelseID clients have, can bind its tokens too.
     enabledJWA: { dPoPSigningAlgValues: [...DPOP_ALGORITHMS] },
     ttl: { ClientCredentials: ttl, AccessToken: ttl },
+    // The dashboard's login (authorization code + PKCE): demo users picked on a login page; the grant is
+    // made at once (a first-party client, as HelseID's own clients are), so there is no consent screen.
+    findAccount: findDemoAccount,
+    // The user's name in the ID token itself (the dashboard shows it; it does not call userinfo).
+    claims: { openid: ['sub'], profile: ['name'] },
+    conformIdTokenClaims: false,
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${mount}/interaction/${interaction.uid}` },
+    loadExistingGrant: async (ctx: GrantContext) => {
+      const accountId = ctx.oidc.session?.accountId;
+      const user = DEMO_USERS.find((u) => u.accountId === accountId);
+      if (!user || ctx.oidc.client?.clientId !== DASHBOARD_CLIENT_ID) return undefined;
+      const grant = new provider.Grant({ accountId, clientId: DASHBOARD_CLIENT_ID });
+      grant.addOIDCScope('openid profile');
+      grant.addResourceScope(DEV_API_RESOURCE, user.scopes.join(' '));
+      await grant.save();
+      return grant;
+    },
+    issueRefreshToken: async (_ctx: unknown, client: { clientId: string; grantTypeAllowed(type: string): boolean }) => client.clientId === DASHBOARD_CLIENT_ID && client.grantTypeAllowed('refresh_token'),
     features: {
       devInteractions: { enabled: false },
+      rpInitiatedLogout: { enabled: true, logoutSource: async (ctx: { body?: string }, form: string) => void (ctx.body = logoutPage(form)) },
       clientCredentials: { enabled: true },
       introspection: { enabled: false },
       revocation: { enabled: false },
@@ -281,6 +310,11 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
         defaultResource: () => DEV_API_RESOURCE,
         useGrantedResource: () => true,
         getResourceServerInfo: (ctx: TokenContext, resourceIndicator: string, client: { clientId: string }) => {
+          if (client.clientId === DASHBOARD_CLIENT_ID) {
+            // A person's login: what the user's grant holds (loadExistingGrant) within these.
+            if (resourceIndicator !== DEV_API_RESOURCE) throw new Provider.errors.InvalidTarget(`the dashboard only calls ${DEV_API_RESOURCE}`);
+            return { scope: DASHBOARD_SCOPES.join(' '), audience: DEV_API_AUDIENCE, accessTokenTTL: ttl, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } };
+          }
           const spec = specByClientId.get(client.clientId);
           const requested = typeof ctx.oidc.params?.scope === 'string' ? ctx.oidc.params.scope : '';
           const scope = spec ? grantableScopes(requested, spec.allowedScopes).join(' ') : '';
@@ -291,8 +325,9 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
       },
     },
     // HelseID-style organisation claims and Forløp's role claim in the access token.
-    extraTokenClaims: (_ctx: TokenContext, token: { clientId?: string }) => {
-      const spec = token.clientId ? specByClientId.get(token.clientId) : undefined;
+    extraTokenClaims: (_ctx: TokenContext, token: { clientId?: string; accountId?: string }) => {
+      const user = token.accountId ? DEMO_USERS.find((u) => u.accountId === token.accountId) : undefined;
+      const spec = user ?? (token.clientId ? specByClientId.get(token.clientId) : undefined);
       if (!spec) return undefined;
       return {
         [HELSEID_CLAIMS.orgnrParent]: spec.orgnrParent,
@@ -304,6 +339,13 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
 
   const provider = new Provider(issuer, configuration);
   const callback = provider.callback();
+  if (process.env.DEBUG_DEV_IDP) provider.on('grant.error', (_ctx: unknown, error: { error_detail?: string; message: string }) => console.error('dev IdP grant error:', error.message, error.error_detail));
+  const interactions = (req: IncomingMessage, res: ServerResponse) =>
+    handleInteraction(provider, mount, req, res).catch((error: Error) => {
+      res.statusCode = 400;
+      res.end(`Login failed: ${error.message}. Start again from the dashboard.`);
+      return true;
+    });
   server.on('request', (req, res) => {
     const url = req.url ?? '/';
     if (mount && !(url === mount || url.startsWith(`${mount}/`) || url.startsWith(`${mount}?`))) {
@@ -314,6 +356,10 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     // oidc-provider derives its mount path from originalUrl vs url.
     (req as typeof req & { originalUrl?: string }).originalUrl = url;
     req.url = url.slice(mount.length) || '/';
+    if (options.dashboard && req.url.startsWith('/interaction/')) {
+      void interactions(req, res);
+      return;
+    }
     callback(req, res);
   });
 

@@ -23,6 +23,8 @@ import { OrganisationHierarchy } from '../server/auth/organisation-hierarchy';
 import { coordinatorApi } from '../server/coordinator/api';
 import { definitionWriteAccess } from '../server/definition-writes';
 import { failedEventsApi } from '../server/coordinator/failed-events';
+import { createDashboard } from '../server/dashboard';
+import type { Plan } from '../pathways/plan';
 import { temporalFamilyReader } from './coordinator-reader';
 import type { AuthSettings } from './config';
 import { logRequests } from './logging';
@@ -43,6 +45,22 @@ export interface HttpStackOptions {
   definitions?: () => DefinitionRegistry;
   /** One info line per request (method, path without query values, status, time, request id); none without it. */
   log?: Logger;
+  /** The coordinator dashboard (needs auth and temporal): its OIDC client at the issuer, and where it calls the API. */
+  dashboard?: DashboardSettings;
+}
+
+export interface DashboardSettings {
+  clientId: string;
+  clientSecret: string;
+  /** The resource indicator (RFC 8707) of this API at the issuer. */
+  resource: string;
+  /** This server's own address for the dashboard's API calls (loopback). */
+  apiBaseUrl: string;
+  /** Service id -> Organization reference (referrals). */
+  services: Record<string, string>;
+  /** Called with the dashboard's stop function (it follows the change feed). */
+  onStop?: (stop: () => Promise<void>) => void;
+  onError?: (error: Error) => void;
 }
 
 let builtIn: DefinitionRegistry | undefined;
@@ -77,6 +95,29 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
   const api = express.Router();
   if (options.temporal) api.use(coordinatorApi({ store, families: temporalFamilyReader(options.temporal), visibility, today: options.today }));
   if (options.failed) api.use(failedEventsApi({ failed: options.failed, visibility }));
+  let dashboard: express.Router | undefined;
+  if (options.dashboard && options.auth && options.temporal) {
+    const settings = options.dashboard;
+    // Read at the first page that needs it, not at start-up.
+    let registry: DefinitionRegistry | undefined;
+    const plans = new Map<string, Plan | undefined>();
+    const built = createDashboard({
+      publicUrl: options.publicUrl,
+      apiBaseUrl: settings.apiBaseUrl,
+      login: { issuer: options.auth.issuer, clientId: settings.clientId, clientSecret: settings.clientSecret, resource: settings.resource },
+      store,
+      plans: (canonical) => {
+        // Compiled once per definition (a page of 1,000 families asks 1,000 times); one this server does not have shows ids instead of titles.
+        registry ??= (options.definitions ?? builtInDefinitions)();
+        if (!plans.has(canonical)) plans.set(canonical, registry.canonicals().includes(canonical) ? registry.plan(canonical) : undefined);
+        return plans.get(canonical);
+      },
+      services: settings.services,
+      onError: settings.onError,
+    });
+    settings.onStop?.(built.stop);
+    dashboard = built.router;
+  }
   const app = createApp({
     store,
     publicUrl: options.publicUrl,
@@ -87,6 +128,7 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
     searchScope: access?.searchScope,
     readScope: options.auth ? readScope : undefined,
     coordinatorApi: options.temporal || options.failed ? api : undefined,
+    dashboard,
   });
   if (!options.log) return app;
   const outer = express();

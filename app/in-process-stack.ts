@@ -30,7 +30,8 @@ import { createTestEnvironment, type EmbeddedTestEnvironment } from '../temporal
 import { createForlopWorker } from '../temporal/worker';
 import { DEV_SERVICE_ORGANISATIONS } from './config';
 import { loadDevDirectory } from './dev-directory';
-import { DEV_API_AUDIENCE, startDevIdp, type DevIdp } from './dev-idp';
+import { DEV_API_AUDIENCE, DEV_API_RESOURCE, startDevIdp, type DevIdp } from './dev-idp';
+import { DASHBOARD_CLIENT_ID, devDashboardSecret } from './dev-idp-login';
 import { getToken } from './dev-idp-client';
 import { buildHttpApp } from './http';
 
@@ -54,6 +55,8 @@ export interface InProcessStack {
   /** Lets the event router and the subscription notifier pass on everything stored so far. */
   route(): Promise<void>;
   sleepUntil(date: string): Promise<void>;
+  /** From now on, the event router and the notifier follow the change feed by themselves (as with `follow`). */
+  follow(): void;
   token(client: string, scope?: string): Promise<string>;
   /** A call with a token; the body parsed as JSON (undefined for none). */
   call<T = Resource>(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
@@ -96,14 +99,20 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
   const running = worker.run();
   const router = new EventRouter({ store, failed, client: env.client, taskQueue, plans: { ...published.plans(), canonicals: () => registry.canonicals() }, services: DEV_SERVICE_ORGANISATIONS, today: () => today });
   const notifier = new SubscriptionNotifier({ store, client: env.client, taskQueue });
-  if (options.follow) {
+  let following = false;
+  const follow = () => {
+    if (following) return;
+    following = true;
     router.start();
     notifier.start();
-  }
-  const idp = await startDevIdp();
+  };
+  if (options.follow) follow();
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // The IdP knows the dashboard's callback, so it starts once the server's address is known.
+  const idp = await startDevIdp({ dashboard: { redirectUris: [`${url}/auth/callback`], postLogoutRedirectUris: [`${url}/auth/logged-out`] } });
+  const stops: (() => Promise<void>)[] = [];
   const app = await buildHttpApp({
     store,
     failed,
@@ -113,6 +122,7 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
     definitions: () => registry,
     log: options.log,
     auth: { issuer: idp.issuer, audience: DEV_API_AUDIENCE, jwksUri: idp.jwksUri, requireDpop: false, organisations: idp.organisations },
+    dashboard: { clientId: DASHBOARD_CLIENT_ID, clientSecret: devDashboardSecret(), resource: DEV_API_RESOURCE, apiBaseUrl: url, services: DEV_SERVICE_ORGANISATIONS, onStop: (stop) => stops.push(stop) },
   });
   server.on('request', app);
   const tokens = new Map<string, string>();
@@ -139,6 +149,7 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
     async sleepUntil(date) {
       today = await sleepUntilDay(env, date);
     },
+    follow,
     async token(client, scope = 'system/*.cruds') {
       const key = `${client} ${scope}`;
       if (!tokens.has(key)) tokens.set(key, await getToken(idp, client, scope));
@@ -162,6 +173,7 @@ export async function startInProcessStack(startDay: string, taskQueue: string, o
       return { patient, familyId: familyIdOf(episode.body.id!) };
     },
     async close() {
+      for (const stop of stops) await stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await router.stop();

@@ -24,4 +24,6 @@ export const suites: Record<string, BenchSuite> = {
   restart: { summary: 'forlop start killed (SIGKILL) with N families (default 1,000) in flight and restarted: seconds to serving, state loaded, memory', load: () => require('./restart') },
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   'auth-audit': { summary: 'requests/s with and without authentication (Bearer, DPoP) and audit: the middleware alone, then through the whole API', load: () => require('./auth-audit') },
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  dashboard: { summary: 'the coordinator dashboard: the families page with N families (default 1,000), render alone and the whole page in Chromium', load: () => require('./dashboard') },
 };

@@ -30,6 +30,8 @@ export interface AppOptions {
   bodyLimit?: string;
   /** The coordinator API (server/coordinator), mounted at /api behind fhirMiddleware. */
   coordinatorApi?: express.Router;
+  /** The coordinator dashboard (server/dashboard): its pages at /, its login under /auth; it calls /api and /fhir as a client. */
+  dashboard?: express.Router;
 }
 
 const FHIR_JSON = 'application/fhir+json';
@@ -101,5 +103,6 @@ export function createApp(options: AppOptions): express.Express {
     api.use(onError);
     app.use('/api', api);
   }
+  if (options.dashboard) app.use(options.dashboard);
   return app;
 }
