@@ -9,7 +9,8 @@ import type { Client } from '@temporalio/client';
 import type { FhirStore } from '../fhir/store';
 import { createApp } from '../server/app';
 import { auditTrail, groupCommit } from '../server/audit';
-import { authenticate, resolveAuthenticateOptions } from '../server/auth';
+import { authenticate, capabilityStatementSecurity, resolveAuthenticateOptions, smartConfiguration, type SecurityMetadataInput } from '../server/auth';
+import { writableThroughApi } from '../server/auth/participation-rules';
 import { fhirScopes, readScope } from '../server/fhir-authorization';
 import { organisationAccessChecks } from '../server/fhir-access';
 import { coordinatorApi } from '../server/coordinator/api';
@@ -22,7 +23,7 @@ export interface HttpStackOptions {
   store: FhirStore;
   publicUrl: string;
   /** undefined: authentication disabled (only with the explicit flag; see config). */
-  auth?: Pick<AuthSettings, 'audience' | 'jwksUri' | 'requireDpop'> & { issuer: string; organisations: Record<string, string> };
+  auth?: Pick<AuthSettings, 'audience' | 'jwksUri' | 'tokenEndpoint' | 'requireDpop'> & { issuer: string; organisations: Record<string, string> };
   onAuditWriteError?: (error: unknown) => void;
   /** A Temporal client for the coordinator API's workflow queries; without it there is no /api. */
   temporal?: Client;
@@ -43,8 +44,13 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
     // as built: validating each again took about 40 µs, some 4 % of an audited read.
     auditTrail({ write: groupCommit((events) => store.createAll(events, { validate: false })), issuer: options.auth?.issuer, onWriteError: options.onAuditWriteError }),
   ];
+  let security: SecurityMetadataInput | undefined;
   if (options.auth) {
-    fhirMiddleware.push(authenticate(await resolveAuthenticateOptions(options.auth, { organisations: options.auth.organisations, publicBaseUrl: options.publicUrl })));
+    const resolved = await resolveAuthenticateOptions(options.auth, { organisations: options.auth.organisations, publicBaseUrl: options.publicUrl });
+    fhirMiddleware.push(authenticate(resolved));
+    if (resolved.tokenEndpoint && 'uri' in resolved.jwks) {
+      security = { issuer: options.auth.issuer, tokenEndpoint: resolved.tokenEndpoint, jwksUri: resolved.jwks.uri, dpopRequired: options.auth.requireDpop };
+    }
   }
   const access = options.auth ? organisationAccessChecks(store, options.auth.organisations) : undefined;
   const visibility = access?.readFilter;
@@ -58,6 +64,9 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
     writeAccess: definitionWriteAccess(options.definitions ?? builtInDefinitions, access?.writeCheck),
     searchScope: access?.searchScope,
     readScope: options.auth ? readScope : undefined,
+    // With access checks on, the statement declares writes only for the types some client can be allowed to write.
+    capability: options.auth ? { security: security && capabilityStatementSecurity(security), writable: writableThroughApi } : undefined,
+    smartConfiguration: security && smartConfiguration(security),
     coordinatorApi: options.temporal ? coordinatorApi({ store, families: temporalFamilyReader(options.temporal), visibility, today: options.today }) : undefined,
   });
 }

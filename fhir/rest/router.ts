@@ -10,7 +10,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { badRequest, methodNotAllowed, notFound, OperationOutcomeError } from '../outcome';
 import type { FhirStore } from '../store';
 import { isKnownResourceType } from '../validate';
-import { buildCapabilityStatement } from './capability';
+import { buildCapabilityStatement, type CapabilityOptions } from './capability';
 import { batch } from './interactions/batch';
 import { create } from './interactions/create';
 import { remove } from './interactions/delete';
@@ -74,8 +74,20 @@ function match(method: string, parts: string[], system: boolean): { route: Route
   return undefined;
 }
 
-export function capabilityStatement(baseUrl: string) {
-  return buildCapabilityStatement(ROUTES, baseUrl);
+/** The methods some route serves on this path (the Allow header of a 405, RFC 9110 15.5.6 and 10.2.1). */
+export function allowedMethods(parts: string[], system: boolean): string[] {
+  const methods = new Set<string>();
+  for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) if (match(method, parts, system)) methods.add(method);
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods];
+}
+
+function methodNotAllowedError(_method: string, parts: string[], system: boolean, text: string): OperationOutcomeError {
+  return new OperationOutcomeError(methodNotAllowed(text), 405, { Allow: allowedMethods(parts, system).join(', ') });
+}
+
+export function capabilityStatement(baseUrl: string, options: CapabilityOptions = {}) {
+  return buildCapabilityStatement(ROUTES, baseUrl, options);
 }
 
 export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirResponse> {
@@ -83,11 +95,12 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
   const method = req.method.toUpperCase();
   const system = match(method, parts, true);
   if (system) return system.route.handler({ store, req, params: system.params });
-  if (parts.length === 0) throw new OperationOutcomeError(methodNotAllowed(`Method ${method} is not allowed on the FHIR base; POST a transaction Bundle`), 405);
+  if (parts.length === 0) throw methodNotAllowedError(method, parts, true, `Method ${method} is not allowed on the FHIR base; POST a transaction Bundle`);
   const [type] = parts;
   if (!isKnownResourceType(type)) throw new OperationOutcomeError(notFound(`Unknown resource type '${type}'`), 404);
   checkType(type);
   const found = match(method, parts, false);
   if (found) return found.route.handler({ store, req, params: found.params });
-  throw new OperationOutcomeError(methodNotAllowed(`Method ${method} is not allowed on ${req.path}`), 405);
+  if (allowedMethods(parts, false).length === 0) throw new OperationOutcomeError(notFound(`No FHIR interaction at ${req.path}; see GET /fhir/metadata`), 404);
+  throw methodNotAllowedError(method, parts, false, `Method ${method} is not allowed on ${req.path}`);
 }
