@@ -8,6 +8,7 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import { capabilityStatement, handle, type CapabilityOptions, type FhirRequest } from '../fhir/rest';
 import { badRequest, notFound, notSupported, OperationOutcomeError, serverError, statusOf, tooLarge, unsupportedMediaType } from '../fhir/outcome';
 import type { AccessScope, FhirStore } from '../fhir/store';
+import { MAX_DEPTH, tooDeep } from '../fhir/validate';
 import type { Resource } from '@medplum/fhirtypes';
 
 export interface AppOptions {
@@ -106,6 +107,12 @@ export function createApp(options: AppOptions): express.Express {
   });
   router.use(express.json({ type: [FHIR_JSON, 'application/json', JSON_PATCH], limit: options.bodyLimit ?? '1mb', strict: true }));
   router.use(express.urlencoded({ type: FORM, extended: false, limit: options.bodyLimit ?? '1mb', parameterLimit: 1000 }));
+  // A body nested deeper than FHIR content goes is refused before any recursive walk (validation, FHIRPath, access checks) sees it.
+  router.use((req, _res, next) => {
+    const deep = req.body && typeof req.body === 'object' ? tooDeep(req.body, typeof req.body.resourceType === 'string' ? req.body.resourceType : '(body)') : undefined;
+    if (deep) return next(new OperationOutcomeError(badRequest(`The request body nests more than ${MAX_DEPTH} levels deep (see the expression); FHIR content is not nested that deep`, deep), 400));
+    next();
+  });
   for (const mw of options.authorize ?? []) router.use(mw);
   router.use((req, res, next) => {
     const baseUrl = `${options.publicUrl ?? `${req.protocol}://${req.get('host')}`}/fhir`;

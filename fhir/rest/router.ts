@@ -41,9 +41,28 @@ export interface Route {
 const bundle: Handler = async ({ store, req }) => {
   const body = req.body as Bundle;
   if (body?.resourceType !== 'Bundle') throw new OperationOutcomeError(badRequest('POST to the base takes a Bundle of type transaction or batch', 'resourceType'), 400);
+  uniqueFullUrls(body);
   if (body.type === 'batch') return batch(store, req, body, handle);
   return transaction(store, req, body);
 };
+
+/**
+ * bdl-7 (https://hl7.org/fhir/R4/bundle.html#invs): a fullUrl is unique in a
+ * Bundle (unless the versions differ, which a transaction or batch does not
+ * send). Two entries sharing one would otherwise be stored under one id, or
+ * a reference to it would resolve to either.
+ */
+function uniqueFullUrls(body: Bundle): void {
+  const seen = new Map<string, number>();
+  (body.entry ?? []).forEach((entry, i) => {
+    if (!entry.fullUrl) return;
+    const first = seen.get(entry.fullUrl);
+    if (first !== undefined) {
+      throw new OperationOutcomeError(badRequest(`Bundle.entry[${i}].fullUrl '${entry.fullUrl}' is also Bundle.entry[${first}].fullUrl; a fullUrl must be unique in a Bundle (bdl-7)`, `Bundle.entry[${i}].fullUrl`), 400);
+    }
+    seen.set(entry.fullUrl, i);
+  });
+}
 
 const capabilities: Handler = async ({ req }) => ({ status: 200, body: capabilityStatement(req.baseUrl) });
 
