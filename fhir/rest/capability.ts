@@ -18,6 +18,28 @@ const INTERACTION_ORDER: TypeInteraction[] = ['read', 'vread', 'update', 'patch'
 
 const WRITES: readonly TypeInteraction[] = ['create', 'update', 'patch', 'delete'];
 
+/**
+ * What each parameter type takes beyond a plain value (R4 has no element for
+ * modifiers or chains, so they are documented, as HAPI does). Only what the
+ * store answers (fhir/store/search/query.ts modifierApplies), tested in
+ * fhir/store/search/features.int.test.ts.
+ */
+const MODIFIERS: Record<string, string> = {
+  token: 'Modifiers: :missing, :not. _sort by code.',
+  reference: 'Modifiers: :missing, :[Type]; one level of chaining, e.g. subject:Patient.identifier=system|value.',
+  date: 'Prefixes eq ne lt gt le ge sa eb (ap as eq). Modifier :missing. _sort by the earliest (or, descending, latest) moment.',
+  uri: 'Modifier :missing.',
+};
+
+/** The result parameters (search.html#return) the store and REST layer answer. */
+const RESULT_PARAMETERS = [
+  { name: '_count', type: 'number' as const, documentation: 'Page size, 0 to 1000 (default 20); anything else is 400 unless Prefer: handling=lenient.' },
+  { name: '_sort', type: 'special' as const, documentation: '_lastUpdated, _id and the date and token parameters, comma-separated, - for descending.' },
+  { name: '_total', type: 'special' as const, documentation: 'accurate' },
+  { name: '_summary', type: 'special' as const, documentation: 'count only.' },
+  { name: '_elements', type: 'special' as const, documentation: 'Top-level elements; the matches are tagged SUBSETTED.' },
+];
+
 export interface CapabilityOptions {
   /** rest.security: how clients authenticate (absent when the API runs without authentication). */
   security?: CapabilityStatementRestSecurity;
@@ -63,7 +85,8 @@ export function buildCapabilityStatement(routes: readonly Route[], baseUrl: stri
               { name: '_lastUpdated', type: 'date' as const },
               { name: '_include', type: 'special' as const },
               { name: '_revinclude', type: 'special' as const },
-              ...paramsFor(type).map((p) => ({ name: p.code, type: p.type })),
+              ...RESULT_PARAMETERS,
+              ...paramsFor(type).map((p) => ({ name: p.code, type: p.type, ...(type === 'AuditEvent' ? {} : { documentation: MODIFIERS[p.type] }) })),
             ],
           };
         }),

@@ -194,4 +194,23 @@ describe('the bare API', () => {
     expect(first.diagnostics).toBe(first.details?.text);
     expect(first.expression).toEqual(['Patient.gender']);
   });
+
+  it('returns only the asked elements by _elements, tagged SUBSETTED, and only a total by _summary=count', async () => {
+    const bundle = (await (await fetch(`${base}/Patient?_id=${ids[0]}&_elements=birthDate`)).json()) as Bundle<Patient>;
+    const [resource] = bundle.entry!.map((e) => e.resource!);
+    expect(Object.keys(resource).sort()).toEqual(['birthDate', 'id', 'meta', 'resourceType']);
+    expect(resource.meta?.tag).toContainEqual({ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' });
+    expect((await fetch(`${base}/Patient?_elements=birth.date`)).status).toBe(400);
+    const counted = (await (await fetch(`${base}/Patient?_id=${ids[0]},${ids[1]}&_summary=count`)).json()) as Bundle;
+    expect(counted.total).toBe(2);
+    expect(counted.entry ?? []).toEqual([]);
+  });
+
+  it('declares the result parameters and modifiers it answers', async () => {
+    const statement = (await (await fetch(`${base}/metadata`)).json()) as CapabilityStatement;
+    const task = statement.rest![0].resource!.find((r) => r.type === 'Task')!;
+    expect(task.searchParam!.map((p) => p.name)).toEqual(expect.arrayContaining(['_count', '_sort', '_total', '_summary', '_elements']));
+    expect(task.searchParam!.find((p) => p.name === 'patient')!.documentation).toMatch(/chaining, e\.g\. subject:Patient\.identifier/);
+    expect(task.searchParam!.find((p) => p.name === 'status')!.documentation).toMatch(/:not/);
+  });
 });

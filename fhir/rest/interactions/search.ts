@@ -1,6 +1,7 @@
 /** search-type (https://hl7.org/fhir/R4/http.html#search), by GET or by POST to _search: a searchset Bundle with paging links. */
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { issue, outcome } from '../../outcome';
+import { elementsOf, subset } from '../elements';
 import { checkedPaging, pageLinks } from '../paging';
 import { visibleOnly, type FhirRequest, type Handler } from '../request';
 
@@ -24,6 +25,7 @@ export const search: Handler = async ({ store, req, params }) => {
   // The store's query matches only what the caller's scope may see, so the total and the
   // paging count only that (a count is information too: issue #20).
   const query = checkedPaging(req);
+  const elements = elementsOf(query);
   const found = await store.search(type, query, { scope: req.scope });
   const scoped = inScope(req, found.included);
   const result = { ...found, resources: await visibleOnly(req, found.resources), included: await visibleOnly(req, scoped.included) };
@@ -37,7 +39,7 @@ export const search: Handler = async ({ store, req, params }) => {
     ...(result.total === undefined ? {} : { total: result.total }),
     link,
     entry: [
-      ...result.resources.map((resource) => ({ fullUrl: `${req.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' as const } })),
+      ...(elements ? result.resources.map((r) => subset(r, elements)) : result.resources).map((resource) => ({ fullUrl: `${req.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' as const } })),
       ...result.included.map((resource) => ({ fullUrl: `${req.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'include' as const } })),
       ...(scoped.outcome ? [scoped.outcome] : []),
     ],
