@@ -54,6 +54,16 @@ describe.each(backends)('search features on %s', (_name, open) => {
     expect(ids(await store.search('Observation', { 'subject:Patient.identifier': 'nobody' }))).toEqual([]);
   });
 
+  it('follows a chain only to a resource the caller may see, so it cannot probe a hidden patient\'s identifier', async () => {
+    const patient = await store.create<Patient>({ resourceType: 'Patient', identifier: [{ system: SYSTEMS.fnr, value: '15076500565' }], managingOrganization: { reference: 'Organization/municipality' } });
+    const made = await store.create<Observation>({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${patient.id}` }, performer: [{ reference: 'Organization/lab' }] });
+    const chain = { 'subject:Patient.identifier': `${SYSTEMS.fnr}|15076500565` };
+    // The lab sees its Observation but not the Patient (an Observation makes no one a family member).
+    expect(ids(await store.search('Observation', { _id: made.id! }, { scope: { organisations: ['Organization/lab'] } }))).toEqual([made.id]);
+    expect(ids(await store.search('Observation', chain, { scope: { organisations: ['Organization/lab'] } }))).toEqual([]);
+    expect(ids(await store.search('Observation', chain, { scope: { organisations: ['Organization/municipality'] } }))).toEqual([made.id]);
+  });
+
   it('refuses a chain it does not answer with 400 naming it', async () => {
     await expect(store.search('Task', { 'patient:Patient.colour': 'red' })).rejects.toMatchObject({ status: 400 });
     await expect(store.search('Task', { 'patient:Patient.organization.identifier': 'x' })).rejects.toMatchObject({ status: 400 });

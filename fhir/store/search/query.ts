@@ -59,7 +59,7 @@ export function planSearch(resourceType: string, params: Record<string, string |
         if (!param || (modifier && !modifierApplies(param.type, modifier)) || (modifier && table.table !== 'fhir.resource' && !/^[A-Z][A-Za-z]+$/.test(modifier))) {
           throw new OperationOutcomeError(badRequest(`Unsupported search parameter '${key}' for ${resourceType}; see GET /fhir/metadata for the supported ones`, key), 400);
         }
-        where.push(table.condition(param, key, modifier, value));
+        where.push(table.condition(param, key, modifier, value, scope));
       }
     }
   }

@@ -6,6 +6,7 @@
  */
 import { badRequest, OperationOutcomeError } from '../../outcome';
 import { AUDIT_EVENT, AUDIT_SEARCH_COLUMNS } from '../audit-events';
+import { accessCondition, type AccessScope } from '../access';
 import { paramFor, type IndexedParam } from '../search-parameters';
 import { and, compare, type Condition, exists, fixed, not } from '../sql';
 import { dateCondition, referenceArrayCondition, referenceCondition, tokenCondition } from './params';
@@ -15,7 +16,8 @@ export interface SearchTable {
   /** What every search of the type starts from (its type, not deleted). */
   base(resourceType: string): Condition[];
   /** One value of an indexed parameter. */
-  condition(param: IndexedParam, key: string, modifier: string | undefined, value: string): Condition;
+  /** `scope`: what the caller may see, which a chain's target must be too. */
+  condition(param: IndexedParam, key: string, modifier: string | undefined, value: string, scope?: AccessScope): Condition;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface SearchTable {
  * (`subject:Patient.identifier=...`, search.html#chaining: a reference to a
  * current resource of the type that matches the rest).
  */
-export function indexedCondition(param: IndexedParam, key: string, modifier: string | undefined, value: string, outer = 'r'): Condition {
+export function indexedCondition(param: IndexedParam, key: string, modifier: string | undefined, value: string, outer = 'r', scope?: AccessScope): Condition {
   const name = param.code;
   const table = param.type === 'token' ? 'fhir.token_index' : param.type === 'reference' || param.type === 'uri' ? 'fhir.reference_index' : 'fhir.date_index';
   const alias = param.type === 'token' ? 't' : param.type === 'reference' || param.type === 'uri' ? 'x' : 'd';
@@ -42,28 +44,30 @@ export function indexedCondition(param: IndexedParam, key: string, modifier: str
   }
   if (param.type === 'reference' || param.type === 'uri') {
     const chain = modifier?.split('.');
-    if (chain && chain.length > 1) return owned(chained(name, chain[0], chain.slice(1).join('.'), key, value));
+    if (chain && chain.length > 1) return owned(chained(name, chain[0], chain.slice(1).join('.'), key, value, scope));
     return owned(referenceCondition(value, modifier, 'x.target'));
   }
   return owned(dateCondition("COALESCE(d.low, '-infinity'::timestamptz)", "COALESCE(d.high, 'infinity'::timestamptz)", value, name));
 }
 
 /** A chain's link: x.target names a current `targetType` whose `rest` parameter matches `value` (one level, as HAPI's default). */
-function chained(name: string, targetType: string, rest: string, key: string, value: string): Condition {
+function chained(name: string, targetType: string, rest: string, key: string, value: string, scope?: AccessScope): Condition {
   const target = /^[A-Z][A-Za-z]+$/.test(targetType) ? paramFor(targetType, rest) : undefined;
   if (!target || rest.includes('.') || rest.includes(':')) {
     throw new OperationOutcomeError(badRequest(`Unsupported chain '${key}': use ${name}:<Type>.<a search parameter of Type> (one level)`, key), 400);
   }
   // split_part finds the row by its key; the equality keeps a target of another type (or an absolute URL) out.
   const correlation = "c.id = split_part(x.target, '/', 2) AND c.resource_type || '/' || c.id = x.target AND NOT c.deleted";
-  return exists('fhir.resource', 'c', correlation, and(compare('c.resource_type', '=', targetType), indexedCondition(target, key, undefined, value, 'c')));
+  // The target must be one the caller may see: else a chain would tell whether a hidden resource has a value.
+  const visible = scope ? [accessCondition(targetType, scope, 'c')] : [];
+  return exists('fhir.resource', 'c', correlation, and(compare('c.resource_type', '=', targetType), ...visible, indexedCondition(target, key, undefined, value, 'c')));
 }
 
 /** fhir.resource, with one index table per parameter type. */
 const resourceTable: SearchTable = {
   table: 'fhir.resource',
   base: (resourceType) => [compare('r.resource_type', '=', resourceType), fixed('NOT r.deleted')],
-  condition: (param, key, modifier, value) => indexedCondition(param, key, modifier, value),
+  condition: (param, key, modifier, value, scope) => indexedCondition(param, key, modifier, value, 'r', scope),
 };
 
 /** fhir.audit_event: one row per AuditEvent, a column per search parameter. */
