@@ -55,6 +55,8 @@ export interface AuthSettings {
   issuer?: string;
   audience: string;
   jwksUri?: string;
+  /** The issuer's token endpoint, advertised to clients (SMART discovery); default from the issuer's discovery document. */
+  tokenEndpoint?: string;
   /** Require DPoP-bound tokens (HelseID's profile). */
   requireDpop: boolean;
   devIdpPort: number;
@@ -209,6 +211,7 @@ export function loadConfig(options: ConfigOptions = {}, env: NodeJS.ProcessEnv =
     issuer: str(env.OIDC_ISSUER),
     audience: str(env.OIDC_AUDIENCE) ?? 'forlop-api',
     jwksUri: str(env.OIDC_JWKS_URI),
+    tokenEndpoint: str(env.OIDC_TOKEN_ENDPOINT),
     requireDpop: (str(env.OIDC_REQUIRE_DPOP) ?? (mode === 'production' ? 'true' : 'false')) === 'true',
     // Fixed by default, so the issuer (its URL) outlives a restart and tokens fetched before it still match.
     devIdpPort: int('FORLOP_DEV_IDP_PORT', str(env.FORLOP_DEV_IDP_PORT), DEFAULT_DEV_IDP_PORT),

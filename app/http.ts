@@ -16,12 +16,13 @@ import type { FhirStore } from '../fhir/store';
 import { DefinitionRegistry } from '../pathways/registry';
 import { createApp } from '../server/app';
 import { auditTrail, groupCommit } from '../server/audit';
-import { authenticate, resolveAuthenticateOptions } from '../server/auth';
+import { authenticate, capabilityStatementSecurity, resolveAuthenticateOptions, smartConfiguration, type SecurityMetadataInput } from '../server/auth';
+import { writableThroughApi } from '../server/auth/participation-rules';
 import { fhirScopes, readScope } from '../server/fhir-authorization';
 import { organisationAccessChecks } from '../server/fhir-access';
 import { OrganisationHierarchy } from '../server/auth/organisation-hierarchy';
 import { coordinatorApi } from '../server/coordinator/api';
-import { definitionWriteAccess } from '../server/definition-writes';
+import { DEFINITION_TYPES, definitionWriteAccess } from '../server/definition-writes';
 import { failedEventsApi } from '../server/coordinator/failed-events';
 import { createDashboard } from '../server/dashboard';
 import type { Plan } from '../pathways/plan';
@@ -35,7 +36,7 @@ export interface HttpStackOptions {
   failed?: FailedEvents;
   publicUrl: string;
   /** undefined: authentication disabled (only with the explicit flag; see config). */
-  auth?: Pick<AuthSettings, 'audience' | 'jwksUri' | 'requireDpop'> & { issuer: string; organisations: Record<string, string> };
+  auth?: Pick<AuthSettings, 'audience' | 'jwksUri' | 'tokenEndpoint' | 'requireDpop'> & { issuer: string; organisations: Record<string, string> };
   onAuditWriteError?: (error: unknown) => void;
   /** A Temporal client for the coordinator API's workflow queries; without it there is no /api/families. */
   temporal?: Client;
@@ -76,8 +77,13 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
     // as built: validating each again took about 40 µs, some 4 % of an audited read.
     auditTrail({ write: groupCommit((events) => store.createAll(events, { validate: false })), issuer: options.auth?.issuer, onWriteError: options.onAuditWriteError }),
   ];
+  let security: SecurityMetadataInput | undefined;
   if (options.auth) {
-    fhirMiddleware.push(authenticate(await resolveAuthenticateOptions(options.auth, { organisations: options.auth.organisations, publicBaseUrl: options.publicUrl })));
+    const resolved = await resolveAuthenticateOptions(options.auth, { organisations: options.auth.organisations, publicBaseUrl: options.publicUrl });
+    fhirMiddleware.push(authenticate(resolved));
+    if (resolved.tokenEndpoint && 'uri' in resolved.jwks) {
+      security = { issuer: options.auth.issuer, tokenEndpoint: resolved.tokenEndpoint, jwksUri: resolved.jwks.uri, dpopRequired: options.auth.requireDpop };
+    }
   }
   const access = options.auth ? organisationAccessChecks(store, options.auth.organisations, new OrganisationHierarchy(store)) : undefined;
   const visibility = access?.readFilter;
@@ -127,6 +133,10 @@ export async function buildHttpApp(options: HttpStackOptions): Promise<express.E
     writeAccess,
     searchScope: access?.searchScope,
     readScope: options.auth ? readScope : undefined,
+    // With access checks on, the statement declares writes only for the types some client can be allowed to write:
+    // by organisation (the participation rules), or pathway definitions by an operator's grant (server/definition-writes).
+    capability: options.auth ? { security: security && capabilityStatementSecurity(security), writable: (type) => writableThroughApi(type) || DEFINITION_TYPES.includes(type) } : undefined,
+    smartConfiguration: security && smartConfiguration(security),
     coordinatorApi: options.temporal || options.failed ? api : undefined,
     dashboard,
   });

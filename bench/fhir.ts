@@ -2,6 +2,8 @@
  * FHIR figures (`npm run bench -- fhir [--quick]`), side by side in one run:
  *  - single creates/s through the HTTP API (validation, versioning, search
  *    indexes, no auth) vs raw PGlite inserts/s of the same rows;
+ *  - single Observation creates/s through `forlop start` (a real process:
+ *    auth, audit, event router, worker) beside the same through the bare API;
  *  - 100-entry transaction Bundles through the API: resources/s;
  *  - search by subject: p50/p95 with N stored resources (default 100,000;
  *    --quick 10,000), each family having a handful of Tasks.
@@ -14,6 +16,7 @@ import { FhirStore, openPglite } from '../fhir/store';
 import { indexRows } from '../fhir/store/indexing';
 import { migrate } from '../fhir/store/migrations';
 import { createApp } from '../server/app';
+import { createsThroughStart, measureCreates, observation } from './through-start';
 
 const task = (patient: string): Task => ({
   resourceType: 'Task',
@@ -76,6 +79,16 @@ export async function run(args: string[]): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: 16 }, async () => { while (next++ < singles) await createOne(); }));
   const concurrentPerSecond = singles / ((performance.now() - t0) / 1000);
+  const bareObservations = await measureCreates(singles, async () => {
+    const r = await post('Observation', observation('p'));
+    if (r.status !== 201) throw new Error(`create failed: ${r.status}`);
+    await r.arrayBuffer();
+  });
+  const started = await createsThroughStart(singles);
+  console.log(
+    `single Observation creates/s, API only: ${bareObservations.one.toFixed(0)} one at a time, ${bareObservations.sixteen.toFixed(0)} with 16 clients; ` +
+      `through forlop start (auth, audit, event router, worker): ${started.one.toFixed(0)} and ${started.sixteen.toFixed(0)} -> ${(started.one / bareObservations.one).toFixed(2)}x and ${(started.sixteen / bareObservations.sixteen).toFixed(2)}x  (target >= 0.5x)`,
+  );
   console.log(`single creates/s through the API: ${apiPerSecond.toFixed(0)} one at a time, ${concurrentPerSecond.toFixed(0)} with 16 clients; raw PGlite inserts of the same rows (resource, history, index rows) ${rawPerSecond.toFixed(0)} creates/s -> ${(concurrentPerSecond / rawPerSecond).toFixed(2)}x  (target >= 0.5x); one JSON row into a bare table: ${barePerSecond.toFixed(0)}/s`);
 
   // Transactions of 100 entries; also fills the store for the search figures.

@@ -1,4 +1,4 @@
-import { badRequest, conflict, forbidden, gone, notFound, OperationOutcomeError, preconditionFailed, serverError, statusOf, tooLarge, unauthorized, unsupportedMediaType } from './outcome';
+import { unprocessable, badRequest, conflict, forbidden, gone, notFound, OperationOutcomeError, preconditionFailed, serverError, statusOf, tooLarge, unauthorized, unsupportedMediaType } from './outcome';
 
 describe('OperationOutcome', () => {
   it.each([
@@ -19,7 +19,12 @@ describe('OperationOutcome', () => {
   it('builds issues with their expression and carries them in one error type', () => {
     const error = new OperationOutcomeError(badRequest('Invalid date prefix', 'date'));
     expect(error.status).toBe(400);
-    expect(error.outcome).toEqual({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', details: { text: 'Invalid date prefix' }, expression: ['date'] }] });
+    expect(error.outcome).toEqual({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', details: { text: 'Invalid date prefix' }, diagnostics: 'Invalid date prefix', expression: ['date'] }] });
     expect(error.message).toBe('Invalid date prefix');
+  });
+
+  it('puts the text in diagnostics and details.text alike, whichever an issue came with (HAPI-based tools show only diagnostics)', () => {
+    const fromValidator = unprocessable([{ severity: 'error', code: 'structure', diagnostics: 'Missing required property', expression: ['Task.status'] }]);
+    expect(fromValidator.issue![0]).toEqual({ severity: 'error', code: 'structure', details: { text: 'Missing required property' }, diagnostics: 'Missing required property', expression: ['Task.status'] });
   });
 });

@@ -12,12 +12,21 @@ export function issue(code: IssueCode, text: string, expression?: string | strin
     severity,
     code,
     details: { text },
+    // HAPI-based tools show only diagnostics; FHIR clients read details.text: both carry the text.
+    diagnostics: text,
     ...(expression === undefined ? {} : { expression: Array.isArray(expression) ? expression : [expression] }),
   };
 }
 
 export function outcome(...issues: OperationOutcomeIssue[]): OperationOutcome {
-  return { resourceType: 'OperationOutcome', issue: issues };
+  return { resourceType: 'OperationOutcome', issue: issues.map(withDiagnostics) };
+}
+
+/** An issue whose text is in diagnostics too (issues from @medplum/core's validator carry only one of them). */
+function withDiagnostics(i: OperationOutcomeIssue): OperationOutcomeIssue {
+  if (i.diagnostics !== undefined && i.details?.text !== undefined) return i;
+  const text = i.details?.text ?? i.diagnostics;
+  return text === undefined ? i : { ...i, details: { ...i.details, text }, diagnostics: text };
 }
 
 export const allOk = (text = 'All OK'): OperationOutcome => outcome(issue('informational', text, undefined, 'information'));
@@ -84,6 +93,8 @@ export class OperationOutcomeError extends Error {
   constructor(
     readonly outcome: OperationOutcome,
     readonly status: number = statusOf(outcome),
+    /** Headers the response must carry (405: Allow, RFC 9110 15.5.6). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(outcome.issue?.map((i) => i.details?.text ?? i.code).join('; ') ?? 'OperationOutcome');
     this.name = 'OperationOutcomeError';

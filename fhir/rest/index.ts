@@ -1,2 +1,3 @@
 export { capabilityStatement, handle, ROUTES, type Route } from './router';
 export { RESOURCE_TYPES, type FhirRequest, type FhirResponse } from './request';
+export type { CapabilityOptions } from './capability';

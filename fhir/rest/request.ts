@@ -5,7 +5,7 @@
  * resource in a response, and the caller's organisation-level access.
  */
 import type { Resource } from '@medplum/fhirtypes';
-import { badRequest, conflict, notFound, OperationOutcomeError } from '../outcome';
+import { badRequest, conflict, issue, notFound, OperationOutcomeError, outcome } from '../outcome';
 import type { AccessScope, FhirStore } from '../store';
 
 export interface FhirRequest {
@@ -14,7 +14,7 @@ export interface FhirRequest {
   path: string;
   query: Record<string, string | string[]>;
   body?: unknown;
-  headers: { ifMatch?: string; ifNoneExist?: string };
+  headers: { ifMatch?: string; ifNoneExist?: string; prefer?: string };
   /** The FHIR base URL, for Location headers and paging links. */
   baseUrl: string;
   /** Keeps only what the caller may see (organisation-level access); absent: everything. */
@@ -79,9 +79,30 @@ export function resourceHeaders(resource: Resource, baseUrl: string, interaction
   };
 }
 
-/** A response carrying one resource a write made or found. */
+/** One preference of a Prefer header (RFC 7240), e.g. prefer(req, 'return') of "return=minimal". */
+export function prefer(req: FhirRequest, name: string): string | undefined {
+  for (const part of (req.headers.prefer ?? '').split(/[,;]/)) {
+    const [key, value] = part.split('=').map((x) => x.trim().replace(/^"|"$/g, ''));
+    if (key.toLowerCase() === name) return value?.toLowerCase() ?? '';
+  }
+  return undefined;
+}
+
+/**
+ * A response for a resource a write made or found, with the body the client
+ * preferred (https://hl7.org/fhir/R4/http.html#ops, Prefer: return=):
+ * minimal (none), OperationOutcome (an outcome of the write), or the
+ * resource (representation, the default).
+ */
 export function written(status: number, resource: Resource, req: FhirRequest): FhirResponse {
-  return { status, body: resource, headers: resourceHeaders(resource, req.baseUrl, 'write') };
+  const headers = resourceHeaders(resource, req.baseUrl, 'write');
+  const ret = prefer(req, 'return');
+  if (ret === 'minimal') return { status, headers };
+  if (ret === 'operationoutcome') {
+    const text = `${status === 201 ? 'Created' : 'Wrote'} ${resource.resourceType}/${resource.id} version ${resource.meta?.versionId}`;
+    return { status, headers, body: outcome(issue('informational', text, undefined, 'information')) };
+  }
+  return { status, body: resource, headers };
 }
 
 /** A response carrying one resource read. */

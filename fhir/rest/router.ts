@@ -10,7 +10,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { badRequest, methodNotAllowed, notFound, OperationOutcomeError } from '../outcome';
 import type { FhirStore } from '../store';
 import { isKnownResourceType } from '../validate';
-import { buildCapabilityStatement } from './capability';
+import { buildCapabilityStatement, type CapabilityOptions } from './capability';
 import { batch } from './interactions/batch';
 import { create } from './interactions/create';
 import { remove } from './interactions/delete';
@@ -41,9 +41,28 @@ export interface Route {
 const bundle: Handler = async ({ store, req }) => {
   const body = req.body as Bundle;
   if (body?.resourceType !== 'Bundle') throw new OperationOutcomeError(badRequest('POST to the base takes a Bundle of type transaction or batch', 'resourceType'), 400);
+  uniqueFullUrls(body);
   if (body.type === 'batch') return batch(store, req, body, handle);
   return transaction(store, req, body);
 };
+
+/**
+ * bdl-7 (https://hl7.org/fhir/R4/bundle.html#invs): a fullUrl is unique in a
+ * Bundle (unless the versions differ, which a transaction or batch does not
+ * send). Two entries sharing one would otherwise be stored under one id, or
+ * a reference to it would resolve to either.
+ */
+function uniqueFullUrls(body: Bundle): void {
+  const seen = new Map<string, number>();
+  (body.entry ?? []).forEach((entry, i) => {
+    if (!entry.fullUrl) return;
+    const first = seen.get(entry.fullUrl);
+    if (first !== undefined) {
+      throw new OperationOutcomeError(badRequest(`Bundle.entry[${i}].fullUrl '${entry.fullUrl}' is also Bundle.entry[${first}].fullUrl; a fullUrl must be unique in a Bundle (bdl-7)`, `Bundle.entry[${i}].fullUrl`), 400);
+    }
+    seen.set(entry.fullUrl, i);
+  });
+}
 
 const capabilities: Handler = async ({ req }) => ({ status: 200, body: capabilityStatement(req.baseUrl) });
 
@@ -74,8 +93,20 @@ function match(method: string, parts: string[], system: boolean): { route: Route
   return undefined;
 }
 
-export function capabilityStatement(baseUrl: string) {
-  return buildCapabilityStatement(ROUTES, baseUrl);
+/** The methods some route serves on this path (the Allow header of a 405, RFC 9110 15.5.6 and 10.2.1). */
+export function allowedMethods(parts: string[], system: boolean): string[] {
+  const methods = new Set<string>();
+  for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) if (match(method, parts, system)) methods.add(method);
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods];
+}
+
+function methodNotAllowedError(_method: string, parts: string[], system: boolean, text: string): OperationOutcomeError {
+  return new OperationOutcomeError(methodNotAllowed(text), 405, { Allow: allowedMethods(parts, system).join(', ') });
+}
+
+export function capabilityStatement(baseUrl: string, options: CapabilityOptions = {}) {
+  return buildCapabilityStatement(ROUTES, baseUrl, options);
 }
 
 export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirResponse> {
@@ -83,11 +114,12 @@ export async function handle(store: FhirStore, req: FhirRequest): Promise<FhirRe
   const method = req.method.toUpperCase();
   const system = match(method, parts, true);
   if (system) return system.route.handler({ store, req, params: system.params });
-  if (parts.length === 0) throw new OperationOutcomeError(methodNotAllowed(`Method ${method} is not allowed on the FHIR base; POST a transaction Bundle`), 405);
+  if (parts.length === 0) throw methodNotAllowedError(method, parts, true, `Method ${method} is not allowed on the FHIR base; POST a transaction Bundle`);
   const [type] = parts;
   if (!isKnownResourceType(type)) throw new OperationOutcomeError(notFound(`Unknown resource type '${type}'`), 404);
   checkType(type);
   const found = match(method, parts, false);
   if (found) return found.route.handler({ store, req, params: found.params });
-  throw new OperationOutcomeError(methodNotAllowed(`Method ${method} is not allowed on ${req.path}`), 405);
+  if (allowedMethods(parts, false).length === 0) throw new OperationOutcomeError(notFound(`No FHIR interaction at ${req.path}; see GET /fhir/metadata`), 404);
+  throw methodNotAllowedError(method, parts, false, `Method ${method} is not allowed on ${req.path}`);
 }

@@ -41,15 +41,15 @@ function familiesOf(scope: AccessScope): Condition {
 }
 
 /** The condition on the searched row `r` that the scope may see it. */
-export function accessCondition(resourceType: string, scope: AccessScope): Condition {
+export function accessCondition(resourceType: string, scope: AccessScope, alias = 'r'): Condition {
   const rule = participationRule(resourceType);
   if (!rule) return fixed('FALSE');
   if (rule.shared) return fixed('TRUE');
   if (resourceType === AUDIT_EVENT) {
-    return or(compare('r.organisations', '&&', scope.organisations, 'text[]'), raw((sql) => `r.patients && ARRAY(${sql.render(familiesOf(scope))})`));
+    return or(compare(`${alias}.organisations`, '&&', scope.organisations, 'text[]'), raw((sql) => `${alias}.patients && ARRAY(${sql.render(familiesOf(scope))})`));
   }
   return raw(
-    (sql) => `EXISTS (SELECT 1 FROM fhir.access_index a WHERE a.resource_type = r.resource_type AND a.id = r.id AND (${sql.render(
+    (sql) => `EXISTS (SELECT 1 FROM fhir.access_index a WHERE a.resource_type = ${alias}.resource_type AND a.id = ${alias}.id AND (${sql.render(
       or(and(fixed("a.kind = 'org'"), compare('a.target', '= ANY', scope.organisations, 'text[]')), and(fixed("a.kind = 'family'"), raw((s) => `a.target IN (${s.render(familiesOf(scope))})`))),
     )}))`,
   );

@@ -13,7 +13,7 @@ export type AuthErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_
 
 export interface OperationOutcomeJson {
   resourceType: 'OperationOutcome';
-  issue: { severity: 'error'; code: 'login' | 'forbidden' | 'security'; diagnostics: string }[];
+  issue: { severity: 'error'; code: 'login' | 'forbidden' | 'security'; details: { text: string }; diagnostics: string }[];
 }
 
 export interface Challenge {
@@ -42,7 +42,7 @@ export class AuthError extends Error {
   get operationOutcome(): OperationOutcomeJson {
     return {
       resourceType: 'OperationOutcome',
-      issue: [{ severity: 'error', code: this.status === 401 ? 'login' : 'forbidden', diagnostics: this.message }],
+      issue: [{ severity: 'error', code: this.status === 401 ? 'login' : 'forbidden', details: { text: this.message }, diagnostics: this.message }],
     };
   }
 }

@@ -73,3 +73,16 @@ export const PARTICIPATION_RULES: Readonly<Record<string, ParticipationRule>> = 
 export function participationRule(resourceType: string): ParticipationRule | undefined {
   return Object.prototype.hasOwnProperty.call(PARTICIPATION_RULES, resourceType) ? PARTICIPATION_RULES[resourceType] : undefined;
 }
+
+/**
+ * Whether any client can be allowed to write (create, update, patch, delete)
+ * resources of this type through the API: not shared directory data (the
+ * operator's), not server-written (AuditEvent), not an unlisted type. The
+ * organisation write check (organisation-access.ts) refuses the same types
+ * from the same rules, and the CapabilityStatement declares writes only for
+ * the types this allows, so the two follow one table.
+ */
+export function writableThroughApi(resourceType: string): boolean {
+  const rule = participationRule(resourceType);
+  return rule !== undefined && !rule.shared && !rule.readOnly;
+}

@@ -186,10 +186,12 @@ describe('2. counts and paging count only what the caller may see', () => {
 
   it('links to a next page only when there are more visible matches', async () => {
     const hidden = (await call('GET', `Observation?subject=Patient/${family.mother.id}&_count=1`, fredrikstad)).body as unknown as Bundle;
-    expect(hidden.link?.map((l) => l.relation)).toEqual(['self']);
+    expect(hidden.link?.map((l) => l.relation)).toEqual(['self', 'first']);
     const tasks = (await call('GET', `Task?patient=Patient/${family.mother.id}&_count=1&_total=accurate`, sarpsborg)).body as unknown as Bundle;
     expect(tasks.total).toBe(2);
-    expect(tasks.link?.map((l) => l.relation)).toEqual(['self', 'next']);
+    expect(tasks.link?.map((l) => l.relation)).toEqual(['self', 'first', 'next', 'last']);
+    // The last page is found from the visible total: the second Task.
+    expect(tasks.link?.find((l) => l.relation === 'last')?.url).toMatch(/_offset=1$/);
   });
 });
 
@@ -218,7 +220,7 @@ describe('3. a hidden resource answers as an absent one, and the AuditEvents the
     const body = (id: string) => ({ resourceType: 'Patient', id, managingOrganization: { reference: 'Organization/fredrikstad-helsestasjon' } });
     const hidden = await call('PUT', `Patient/${family.mother.id}`, fredrikstad, body(family.mother.id!));
     expect(hidden.status).toBe(409);
-    expect(shape(hidden, family.mother.id!)).toBe(JSON.stringify({ status: 409, issue: [{ severity: 'error', code: 'conflict', details: { text: 'Patient/<id> already exists' } }] }));
+    expect(shape(hidden, family.mother.id!)).toBe(JSON.stringify({ status: 409, issue: [{ severity: 'error', code: 'conflict', details: { text: 'Patient/<id> already exists' }, diagnostics: 'Patient/<id> already exists' }] }));
     expect((await call('GET', `Patient/${family.mother.id}`, sarpsborg)).body?.meta).toMatchObject({ versionId: '1' });
     // A free id is created, as update as create does (the pathway worker writes so through the API).
     expect((await call('PUT', `Patient/${UNKNOWN_ID}`, fredrikstad, body(UNKNOWN_ID))).status).toBe(201);

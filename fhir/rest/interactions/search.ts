@@ -1,6 +1,8 @@
 /** search-type (https://hl7.org/fhir/R4/http.html#search), by GET or by POST to _search: a searchset Bundle with paging links. */
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { issue, outcome } from '../../outcome';
+import { elementsOf, subset } from '../elements';
+import { checkedPaging, pageLinks } from '../paging';
 import { visibleOnly, type FhirRequest, type Handler } from '../request';
 
 /**
@@ -22,30 +24,22 @@ export const search: Handler = async ({ store, req, params }) => {
   const { type } = params;
   // The store's query matches only what the caller's scope may see, so the total and the
   // paging count only that (a count is information too: issue #20).
-  const found = await store.search(type, req.query, { scope: req.scope });
+  const query = checkedPaging(req);
+  const elements = elementsOf(query);
+  const found = await store.search(type, query, { scope: req.scope });
   const scoped = inScope(req, found.included);
   const result = { ...found, resources: await visibleOnly(req, found.resources), included: await visibleOnly(req, scoped.included) };
   // The request's last check withholding a match means the query's scope and the access rules
   // disagree: then no total is given rather than one that counts what the caller cannot see.
   if (result.resources.length !== found.resources.length || (req.visible && !req.scope)) delete result.total;
-  const self = new URLSearchParams();
-  for (const [k, v] of Object.entries(req.query)) for (const one of Array.isArray(v) ? v : [v]) self.append(k, one);
-  const link = [{ relation: 'self', url: `${req.baseUrl}/${type}?${self}` }];
-  // Paging follows the matches the query found (those the caller may see).
-  // A full page links on, unless the total says nothing follows.
-  const more = found.total === undefined || found.offset + found.resources.length < found.total;
-  if (found.resources.length === found.count && found.count > 0 && more) {
-    const next = new URLSearchParams(self);
-    next.set('_offset', String(result.offset + result.count));
-    link.push({ relation: 'next', url: `${req.baseUrl}/${type}?${next}` });
-  }
+  const link = pageLinks(`${req.baseUrl}/${type}`, query, { offset: found.offset, count: found.count, returned: found.resources.length, total: result.total, storedTotal: found.total });
   const bundle: Bundle = {
     resourceType: 'Bundle',
     type: 'searchset',
     ...(result.total === undefined ? {} : { total: result.total }),
     link,
     entry: [
-      ...result.resources.map((resource) => ({ fullUrl: `${req.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' as const } })),
+      ...(elements ? result.resources.map((r) => subset(r, elements)) : result.resources).map((resource) => ({ fullUrl: `${req.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' as const } })),
       ...result.included.map((resource) => ({ fullUrl: `${req.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'include' as const } })),
       ...(scoped.outcome ? [scoped.outcome] : []),
     ],
