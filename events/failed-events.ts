@@ -25,6 +25,8 @@ export type FailureCause =
   | 'no-family'
   /** Temporal refused the start or signal as invalid. */
   | 'refused'
+  /** The change cannot be applied as written: a screening that cannot be scored, or one linked to a step it cannot fulfil. It waits for a corrected version. */
+  | 'not-applicable'
   /** An error that is not known to pass, after repeated attempts. */
   | 'gave-up';
 

@@ -274,8 +274,9 @@ export class EventRouter extends FeedFollower {
         return referralEvent(routed.serviceRequest, family.plan, this.options.services ?? {}, this.today());
       case 'questionnaire': {
         const { event, problem } = questionnaireEvent(routed.response, family.plan, this.today());
-        // Not guessed at: a partial or unscorable screening is left for the service to correct (a new version).
-        if (problem) this.options.log?.('questionnaire response not scored', { resource: `QuestionnaireResponse/${routed.response.id}`, problem });
+        // Not guessed at: a partial or unscorable screening, or one linked to a step it cannot fulfil, is kept as a
+        // failed event with the reason (the coordinator is told) for the service to correct with a new version.
+        if (problem) throw new PermanentEventError('not-applicable', `QuestionnaireResponse/${routed.response.id} was not applied: ${problem}`);
         return event;
       }
     }

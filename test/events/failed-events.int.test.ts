@@ -10,7 +10,7 @@
  * the SDK worker and client, the store on PGlite.
  */
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
-import type { Communication, EpisodeOfCare, Observation, Patient } from '@medplum/fhirtypes';
+import type { Communication, EpisodeOfCare, Observation, Patient, QuestionnaireResponse } from '@medplum/fhirtypes';
 import { createPathwayActivities } from '../../activities/pathway-effects';
 import { FailedEvents } from '../../events/failed-events';
 import { FAILED_EVENT_CATEGORY } from '../../events/coordinator-notices';
@@ -144,4 +144,33 @@ it('an operator retry delivers a failed event once its cause is fixed, and a ret
   expect((await stateOf(bad.id!)).anchors.dueDate).toBe('2027-05-20');
   expect((await failed.get(event.id))?.state).toBe('superseded');
   expect(await failed.requestRetry(event.id, 'test')).toBe(false);
+});
+
+it('a screening that cannot be applied as written (a partial EPDS) is a failed event with the reason, the family goes on, and the corrected version is delivered', async () => {
+  const m = await mother();
+  const enrolled = await episode(m, 'Basisprogram');
+  await router.runUntilCaughtUp();
+  const response = (answers: number[]): QuestionnaireResponse => ({
+    resourceType: 'QuestionnaireResponse',
+    questionnaire: 'https://forlop.no/fhir/Questionnaire/epds|1.0',
+    status: 'completed',
+    subject: { reference: m },
+    authored: '2026-11-03T10:00:00+01:00',
+    item: answers.map((a, i) => ({ linkId: String(i + 1), answer: [{ valueInteger: a }] })),
+  });
+  const partial = await store.create<QuestionnaireResponse>(response([1, 1, 1]));
+  const later = await epds(m, 4);
+  await router.runUntilCaughtUp();
+  const [event] = (await failed.list(['failed'])).filter((f) => f.patient === m);
+  expect(event).toMatchObject({ resource: `QuestionnaireResponse/${partial.id}/_history/1`, cause: 'not-applicable', familyId: familyIdOf(enrolled.id!) });
+  expect(event.error).toContain('3 of 10 items answered');
+  expect(event.notice).toBeDefined();
+  // Not an ordering problem: the family's later result is applied.
+  expect((await stateOf(enrolled.id!)).applied).toContain(`Observation/${later.id}/_history/1`);
+
+  // The service completes the screening (a new version): applied, and the failed event superseded.
+  await store.update<QuestionnaireResponse>({ ...response([1, 1, 1, 0, 0, 0, 0, 0, 0, 0]), id: partial.id });
+  await router.runUntilCaughtUp();
+  expect((await stateOf(enrolled.id!)).applied).toContain(`QuestionnaireResponse/${partial.id}/_history/2`);
+  expect((await failed.get(event.id))?.state).toBe('superseded');
 });
