@@ -3,37 +3,21 @@
  * (each fault: exact status and issue text, nothing stored), transactions,
  * conditional headers and the CapabilityStatement.
  */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import type { Bundle, OperationOutcome, Patient, Task } from '@medplum/fhirtypes';
-import { createApp } from '../../server/app';
-import { FhirStore, openPglite } from '../../fhir/store';
+import { bareApi } from './bare-api';
 import { SYSTEMS } from '../../fhir/norwegian-identifiers';
 
-let server: Server;
-let store: FhirStore;
-let base: string;
-
-beforeAll(async () => {
-  store = await FhirStore.open(await openPglite());
-  server = createApp({ store }).listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`;
-});
-afterAll(async () => {
-  await new Promise((r) => server.close(r));
-  await store.close();
-});
+const api = bareApi();
 
 const json = 'application/fhir+json';
 const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${base}/${path}`, { method, headers: { 'content-type': json, ...headers }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  fetch(`${api.base}/${path}`, { method, headers: { 'content-type': json, ...headers }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
 
 const patient: Patient = { resourceType: 'Patient', identifier: [{ system: SYSTEMS.fnr, value: '01019000083' }], birthDate: '1990-01-01' };
 const task = (patientId: string, extra: Partial<Task> = {}): Task => ({ resourceType: 'Task', status: 'requested', intent: 'order', for: { reference: `Patient/${patientId}` }, owner: { reference: 'Organization/familieambulatorium' }, ...extra });
 
 async function count(type: string): Promise<number> {
-  const r = await fetch(`${base}/${type}?_total=accurate&_count=0`);
+  const r = await fetch(`${api.base}/${type}?_total=accurate&_count=0`);
   return ((await r.json()) as Bundle).total!;
 }
 
@@ -43,23 +27,23 @@ it('round-trips a resource with ETag, Location (Content-Location for a read) and
   expect(created.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
   const body = (await created.json()) as Patient;
   expect(created.headers.get('etag')).toBe('W/"1"');
-  expect(created.headers.get('location')).toBe(`${base}/Patient/${body.id}/_history/1`);
+  expect(created.headers.get('location')).toBe(`${api.base}/Patient/${body.id}/_history/1`);
   expect(created.headers.get('last-modified')).toBeTruthy();
-  const read = await fetch(`${base}/Patient/${body.id}`);
+  const read = await fetch(`${api.base}/Patient/${body.id}`);
   expect(await read.json()).toEqual(body);
   // A read is not a redirect: it names the version it hands out in Content-Location, not Location.
-  expect(read.headers.get('content-location')).toBe(`${base}/Patient/${body.id}/_history/1`);
+  expect(read.headers.get('content-location')).toBe(`${api.base}/Patient/${body.id}/_history/1`);
   expect(read.headers.get('location')).toBeNull();
   expect(read.headers.get('etag')).toBe('W/"1"');
   const updated = await send('PUT', `Patient/${body.id}`, { ...body, birthDate: '1990-01-02' }, { 'if-match': 'W/"1"' });
   expect(updated.status).toBe(200);
   const stale = await send('PUT', `Patient/${body.id}`, { ...body, birthDate: '1990-01-03' }, { 'if-match': 'W/"1"' });
   expect(stale.status).toBe(412);
-  const history = (await (await fetch(`${base}/Patient/${body.id}/_history`)).json()) as Bundle;
+  const history = (await (await fetch(`${api.base}/Patient/${body.id}/_history`)).json()) as Bundle;
   expect(history.entry?.map((e) => e.response?.etag)).toEqual(['W/"2"', 'W/"1"']);
-  expect((await fetch(`${base}/Patient/${body.id}/_history/1`)).status).toBe(200);
+  expect((await fetch(`${api.base}/Patient/${body.id}/_history/1`)).status).toBe(200);
   expect((await send('DELETE', `Patient/${body.id}`)).status).toBe(204);
-  expect((await fetch(`${base}/Patient/${body.id}`)).status).toBe(410);
+  expect((await fetch(`${api.base}/Patient/${body.id}`)).status).toBe(410);
 });
 
 describe('the fault table: exact status and issue, nothing stored', () => {
@@ -72,7 +56,7 @@ describe('the fault table: exact status and issue, nothing stored', () => {
     ['wrong content type', () => send('POST', 'Task', JSON.stringify(task('p')), { 'content-type': 'text/plain' }), 415, 'Unsupported content type text/plain: use application/fhir+json', undefined],
     ['oversized body', () => send('POST', 'Task', { ...task('p'), note: [{ text: 'x'.repeat(2_000_000) }] }), 413, 'Request body is larger than 1mb', undefined],
     ['type mismatch', () => send('POST', 'Task', patient), 400, 'The body is a Patient but the URL names Task', 'resourceType'],
-    ['unknown search parameter', () => fetch(`${base}/Task?colour=red`), 400, "Unsupported search parameter 'colour' for Task; see GET /fhir/metadata for the supported ones", 'colour'],
+    ['unknown search parameter', () => fetch(`${api.base}/Task?colour=red`), 400, "Unsupported search parameter 'colour' for Task; see GET /fhir/metadata for the supported ones", 'colour'],
   ];
   it.each(cases)('%s', async (_name, request, status, text, expression) => {
     const before = await count('Task');
@@ -111,12 +95,12 @@ it('runs a transaction Bundle and stores nothing when one entry is bad', async (
 it('searches with GET and POST _search, pages with next links, and validates with $validate', async () => {
   const p = (await (await send('POST', 'Patient', patient)).json()) as Patient;
   for (let i = 0; i < 3; i++) await send('POST', 'Task', task(p.id!));
-  const page = (await (await fetch(`${base}/Task?patient=Patient/${p.id}&_count=2&_total=accurate`)).json()) as Bundle;
+  const page = (await (await fetch(`${api.base}/Task?patient=Patient/${p.id}&_count=2&_total=accurate`)).json()) as Bundle;
   expect(page.total).toBe(3);
   expect(page.entry).toHaveLength(2);
   const next = page.link!.find((l) => l.relation === 'next')!.url;
   expect(((await (await fetch(next)).json()) as Bundle).entry).toHaveLength(1);
-  const posted = await fetch(`${base}/Task/_search`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `patient=Patient/${p.id}` });
+  const posted = await fetch(`${api.base}/Task/_search`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `patient=Patient/${p.id}` });
   // The form the spec names for POST _search (https://hl7.org/fhir/R4/http.html#search).
   expect(posted.status).toBe(200);
   expect(((await posted.json()) as Bundle).entry?.length).toBeGreaterThan(0);
@@ -125,7 +109,7 @@ it('searches with GET and POST _search, pages with next links, and validates wit
 });
 
 it('serves a CapabilityStatement listing the supported resources and search parameters', async () => {
-  const cs = (await (await fetch(`${base}/metadata`)).json()) as { resourceType: string; rest: { resource: { type: string; searchParam: { name: string }[] }[] }[] };
+  const cs = (await (await fetch(`${api.base}/metadata`)).json()) as { resourceType: string; rest: { resource: { type: string; searchParam: { name: string }[] }[] }[] };
   expect(cs.resourceType).toBe('CapabilityStatement');
   const taskRes = cs.rest[0].resource.find((r: { type: string }) => r.type === 'Task');
   expect(taskRes!.searchParam.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['_id', 'patient', 'owner', 'status', 'focus', 'based-on']));
@@ -145,7 +129,7 @@ it('supports conditional create, conditional update and JSON Patch', async () =>
   expect(updated.status).toBe(200);
   expect(((await updated.json()) as Patient)).toMatchObject({ id, birthDate: '1990-02-02', meta: { versionId: '2' } });
 
-  const patch = (ops: unknown) => fetch(`${base}/Patient/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json-patch+json' }, body: JSON.stringify(ops) });
+  const patch = (ops: unknown) => fetch(`${api.base}/Patient/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json-patch+json' }, body: JSON.stringify(ops) });
   const patched = await patch([{ op: 'replace', path: '/birthDate', value: '1990-03-03' }]);
   expect(patched.status).toBe(200);
   expect(((await patched.json()) as Patient).birthDate).toBe('1990-03-03');
@@ -154,7 +138,7 @@ it('supports conditional create, conditional update and JSON Patch', async () =>
   expect(((await invalid.json()) as OperationOutcome).issue[0].expression).toEqual(['Patient.birthDate']);
   const failedTest = await patch([{ op: 'test', path: '/birthDate', value: '2000-01-01' }]);
   expect(failedTest.status).toBe(422);
-  expect(((await (await fetch(`${base}/Patient/${id}`)).json()) as Patient).birthDate).toBe('1990-03-03');
+  expect(((await (await fetch(`${api.base}/Patient/${id}`)).json()) as Patient).birthDate).toBe('1990-03-03');
 });
 
 it('runs a batch: each entry on its own, a bad one answered with its OperationOutcome', async () => {
@@ -192,5 +176,5 @@ it("refuses Task moves FHIR's Task state machine does not allow, with the allowe
   const back = await send('PATCH', `Task/${created.id}`, [{ op: 'replace', path: '/status', value: 'in-progress' }], { 'content-type': 'application/json-patch+json' });
   expect(back.status).toBe(422);
   expect(((await back.json()) as OperationOutcome).issue?.[0]?.details?.text).toBe('A Task cannot go from completed to in-progress; allowed next: none (the Task is finished)');
-  expect(((await (await fetch(`${base}/Task/${created.id}`)).json()) as Task).meta?.versionId).toBe('5');
+  expect(((await (await fetch(`${api.base}/Task/${created.id}`)).json()) as Task).meta?.versionId).toBe('5');
 });

@@ -3,30 +3,14 @@
  * an OperationOutcome naming the path of the fault, nothing stored, and no
  * input answered with a 5xx. On the bare API over PGlite.
  */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import type { Bundle, Extension, OperationOutcome } from '@medplum/fhirtypes';
-import { createApp } from '../../server/app';
-import { FhirStore, openPglite } from '../../fhir/store';
+import { bareApi } from './bare-api';
 
-let server: Server;
-let store: FhirStore;
-let base: string;
-
-beforeAll(async () => {
-  store = await FhirStore.open(await openPglite());
-  server = createApp({ store }).listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`;
-});
-afterAll(async () => {
-  await new Promise((r) => server.close(r));
-  await store.close();
-});
+const api = bareApi();
 
 const json = 'application/fhir+json';
-const post = (path: string, body: unknown) => fetch(`${base}/${path}`, { method: 'POST', headers: { 'content-type': json }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-const stored = async (type: string) => (await store.search(type, { _total: 'accurate', _count: '0' })).total!;
+const post = (path: string, body: unknown) => fetch(`${api.base}/${path}`, { method: 'POST', headers: { 'content-type': json }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+const stored = async (type: string) => (await api.store.search(type, { _total: 'accurate', _count: '0' })).total!;
 
 function nested(depth: number): Extension {
   let extension: Extension = { url: 'http://example.org/leaf', valueString: 'x' };
@@ -93,7 +77,7 @@ it('refuses a body of 100,000 nested arrays (JSON the parser must survive) with 
 });
 
 it('refuses a resource nested too deep with 422 when it reaches validation by another road (the store)', async () => {
-  await expect(store.create({ resourceType: 'Patient', extension: [nested(200)] })).rejects.toMatchObject({ status: 422 });
+  await expect(api.store.create({ resourceType: 'Patient', extension: [nested(200)] })).rejects.toMatchObject({ status: 422 });
 });
 
 it.each([
