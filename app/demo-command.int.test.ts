@@ -13,7 +13,9 @@ it('plays two families through a referral there and back and an escalation, prin
   }
   const out = lines.join('\n');
   expect(out).toMatch(/Family A .*familieambulatorium-referral accepted; open checks: section-10a/);
-  expect(out).toMatch(/Family B .*mental-health-referral received, -\d+ days left, escalated 1x/);
+  // DPS leaves the referral unopened: escalated as unopened after three working days, then past its deadline, counted from sending.
+  expect(out).toMatch(/2026-11-20:\n.*\n\s+Family B .*mental-health-referral requested, \d+ days left, escalated as unopened$/m);
+  expect(out).toMatch(/Family B .*mental-health-referral requested, -\d+ days left, escalated as unopened, escalated 1x/);
   expect(out).toContain('The helsestasjon has a new Task: "Tilbakeføring til kommunen ved avslutning i familieambulatoriet" (requested).');
   expect(out).toMatch(/Family A .*familieambulatorium-discharge requested, 6 days left/);
   expect(out).toMatch(/Done in \d+ s: \d+ API calls, each with its AuditEvent/);

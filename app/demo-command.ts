@@ -45,7 +45,7 @@ async function coordinatorView(stack: InProcessStack, token: string, names: Map<
   }
   say(`   Coordinator's view (GET /api/families), ${stack.today()}:`);
   for (const f of list.body.families) {
-    const handoffs = f.openHandoffs.map((h) => `${h.handoff} ${h.status}${h.daysLeft !== undefined ? `, ${h.daysLeft} days left` : ''}${h.escalations ? `, escalated ${h.escalations}x` : ''}`);
+    const handoffs = f.openHandoffs.map((h) => `${h.handoff} ${h.status}${h.daysLeft !== undefined ? `, ${h.daysLeft} days left` : ''}${h.unopenedEscalated ? ', escalated as unopened' : ''}${h.escalations ? `, escalated ${h.escalations}x` : ''}`);
     say(`     ${(names.get(f.patient ?? '') ?? f.familyId).padEnd(9)} phase ${f.phase?.title ?? '-'}; next ${f.nextDue[0]?.title ?? '-'}${f.nextDue[0]?.target ? ` (${f.nextDue[0].target})` : ''}; overdue ${f.overdue.length}; handoffs: ${handoffs.join('; ') || 'none'}${f.openChecks.length ? `; open checks: ${f.openChecks.map((c) => c.check).join(', ')}` : ''}`);
   }
 }
@@ -91,14 +91,16 @@ export async function demoCommand(args: string[] = []): Promise<number> {
       valueInteger: 16,
     });
     await stack.route();
-    await stack.sleepUntil('2026-11-17');
-    say('   17 November: DPS receives it, then lets it lie.');
-    const referral = await move(stack, dps, await ownedTask(stack, dps, 'Organization/sykehuset-ostfold-dps'), 'received');
-    await stack.sleepUntil('2026-12-03');
-    say('   3 December: ten working days have passed without a decision: reminded, then escalated to the coordinator (Communications).');
+    await stack.sleepUntil('2026-11-20');
+    say('   20 November: DPS has not opened it. The deadline counts from when it was sent (pasient- og brukerrettighetsloven §2-2),');
+    say('   and a referral left unopened for three working days is escalated to the coordinator.');
     await coordinatorView(stack, coordinator, names);
+    await stack.sleepUntil('2026-12-03');
+    say('   3 December: ten working days since it was sent, still no decision: reminded, then escalated again (Communications).');
+    await coordinatorView(stack, coordinator, names);
+    const referral = await move(stack, dps, await ownedTask(stack, dps, 'Organization/sykehuset-ostfold-dps'), 'received');
     await move(stack, dps, referral, 'accepted');
-    say('   DPS accepts.');
+    say('   DPS opens and accepts it.');
 
     await stack.sleepUntil('2027-01-11');
     say('\n4. 11 January 2027: the familieambulatorium ends its treatment of Family A (Task in-progress, then completed):');

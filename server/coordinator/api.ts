@@ -56,6 +56,8 @@ export interface HandoffSummary {
   /** Days from today to the deadline (negative: overdue). */
   daysLeft?: number;
   escalations: number;
+  /** The receiver had not opened it (Task still requested) when the definition's `unopened` limit passed, and the coordinator was told. */
+  unopenedEscalated?: boolean;
   /** Why it is on hold: its legal basis was withdrawn or refused (not sent at all, or the Task put on hold). */
   held?: string;
   /** A referral another system wrote: its ServiceRequest. */
@@ -181,6 +183,7 @@ export function coordinatorApi(options: CoordinatorApiOptions): express.Router {
       // The deadline is for a decision: once accepted or rejected, or while held, it no longer runs.
       ...(deadline && !progress?.decidedOn && !progress?.held ? { deadline, daysLeft: daysBetween(on, deadline) } : {}),
       escalations: progress?.escalationsSent ?? 0,
+      ...(progress?.unopenedEscalated ? { unopenedEscalated: true } : {}),
       ...(h.held || progress?.held ? { held: h.held ?? progress?.held } : {}),
       ...(h.serviceRequest ? { serviceRequest: h.serviceRequest } : {}),
     };
