@@ -65,13 +65,14 @@ it('records the referral\'s legal basis as a Consent only its parties read, and 
   expect(searched.status).toBe(200);
   expect(searched.body.entry ?? []).toEqual([]);
 
-  // The receiver has the referral on 4 November: a decision is due in ten working days (18 November).
+  // The receiver opens the referral on 4 November. A decision is due ten working days from when it was sent on
+  // 3 November (pasient- og brukerrettighetsloven §2-2; familieambulatorium 1.1.0 counts from sending): 17 November.
   const received = await stack.call<Task>(familieambulatorium, 'PUT', `/fhir/Task/${task.id}`, { ...task, status: 'received', lastModified: '2026-11-04' });
   expect(received.status).toBe(200);
   await stack.route();
   await stack.sleepUntil('2026-11-05');
   let detail = await stack.call<Detail>(coordinator, 'GET', `/api/families/${familyId}`);
-  expect(detail.body.openHandoffs).toEqual([expect.objectContaining({ handoff: 'familieambulatorium-referral', status: 'received', deadline: '2026-11-18' })]);
+  expect(detail.body.openHandoffs).toEqual([expect.objectContaining({ handoff: 'familieambulatorium-referral', status: 'received', deadline: '2026-11-17' })]);
 
   // (d) The family's consent to sharing, recorded by the helsestasjon, then withdrawn on 5 November.
   const sharing = {
