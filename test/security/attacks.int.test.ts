@@ -20,6 +20,7 @@ import { DEV_ORGANISATIONS, startDevIdp, type DevIdp } from '../../app/dev-idp';
 import { createLogger } from '../../app/logging';
 import { sdkLogger } from '../../app/temporal-logging';
 import { FhirStore, openPglite } from '../../fhir/store';
+import { clientToken } from './harness';
 
 const FNR = 'urn:oid:2.16.578.1.12.4.1.4.1';
 /** The mother's fødselsnummer (synthetic, valid check digits); and one nobody holds. */
@@ -44,16 +45,7 @@ const family: Record<'mother' | 'sister' | 'cousin' | 'observation' | 'episode' 
 /** Fredrikstad's own patient, for resources it may legitimately write. */
 let ownPatient: Resource;
 
-async function token(client: string, scope: string): Promise<string> {
-  const response = await fetch(idp.tokenEndpoint, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${client}-secret:dev-secret-${client}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope, resource: 'urn:forlop:api' }),
-  });
-  const body = (await response.json()) as { access_token?: string };
-  if (!body.access_token) throw new Error(`no token: ${JSON.stringify(body)}`);
-  return body.access_token;
-}
+const token = (client: string, scope: string) => clientToken(idp.tokenEndpoint, client, scope);
 
 async function call(method: string, path: string, headers: Headers, body?: unknown, extra: Headers = {}): Promise<{ status: number; body: Record<string, unknown> | undefined }> {
   const response = await fetch(`${api}/${path}`, { method, headers: { ...headers, ...extra }, body: body === undefined ? undefined : JSON.stringify(body) });

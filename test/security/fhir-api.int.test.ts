@@ -11,22 +11,14 @@ import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
 import { buildHttpApp } from '../../app/http';
 import { DEV_ORGANISATIONS, startDevIdp, type DevIdp } from '../../app/dev-idp';
 import { FhirStore, openPglite, openPostgres, type Db } from '../../fhir/store';
+import { clientToken } from './harness';
 
 let idp: DevIdp;
 let store: FhirStore;
 let server: Server;
 let api: string;
 
-async function token(client: string, scope: string): Promise<string> {
-  const response = await fetch(idp.tokenEndpoint, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${client}-secret:dev-secret-${client}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope, resource: 'urn:forlop:api' }),
-  });
-  const body = (await response.json()) as { access_token?: string };
-  if (!body.access_token) throw new Error(`no token: ${JSON.stringify(body)}`);
-  return body.access_token;
-}
+const token = (client: string, scope: string) => clientToken(idp.tokenEndpoint, client, scope);
 
 /** The API of `forlop start` over `fhirStore`, with the dev IdP's organisations, on a free loopback port. */
 async function listenApi(fhirStore: FhirStore): Promise<{ server: Server; api: string }> {

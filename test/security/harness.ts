@@ -44,3 +44,15 @@ export async function startTestApi(idp: DevIdp, overrides: Partial<AuthenticateO
 
 export { getToken, makeProof, newDpopKey, type DpopKey } from './dpop-client';
 export { startDevIdp };
+
+/** An access token for a demo client of the dev IdP (client credentials, its development secret), for the API's resource. */
+export async function clientToken(tokenEndpoint: string, client: string, scope: string): Promise<string> {
+  const response = await fetch(tokenEndpoint, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${client}-secret:dev-secret-${client}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope, resource: 'urn:forlop:api' }),
+  });
+  const body = (await response.json()) as { access_token?: string };
+  if (!body.access_token) throw new Error(`no token: ${JSON.stringify(body)}`);
+  return body.access_token;
+}
